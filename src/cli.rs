@@ -1,0 +1,174 @@
+//! Command-line commands. Each returns its output and exit code instead of printing, so tests call them
+//! directly.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::{diagnostics, emit, load, model, write};
+
+/// Compiles SLO and metric specs (TOML) into a Rust metrics module, Prometheus rules, Grafana dashboards and docs.
+#[derive(Debug, Parser)]
+#[command(
+    name = "slogen",
+    version,
+    after_help = "Examples:\n  slogen generate                     # slos/ -> generated/\n  slogen check                        # exit 1 with a diff when generated/ is stale\n  slogen validate --slos fixtures/    # check specs, write nothing\n  slogen schema > slogen.schema.json  # JSON Schema for editor completion\n\nExit codes: 0 ok, 1 invalid input or stale output, 2 usage error."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the specs and (re)write every output.
+    Generate(Paths),
+    /// Fail with a unified diff when the output directory differs from what `generate` would write.
+    Check(Paths),
+    /// Validate the specs; write nothing.
+    Validate(SpecDir),
+    /// Print the JSON Schema of the spec format.
+    Schema,
+}
+
+/// Where the specs are.
+#[derive(Debug, Args)]
+pub struct SpecDir {
+    /// Directory of `*.toml` spec files.
+    #[arg(long, default_value = "slos")]
+    pub slos: PathBuf,
+}
+
+/// Where the specs are and where outputs go.
+#[derive(Debug, Args)]
+pub struct Paths {
+    /// Directory of `*.toml` spec files.
+    #[arg(long, default_value = "slos")]
+    pub slos: PathBuf,
+    /// Directory of generated files (owned by slogen: files it does not generate are orphans).
+    #[arg(long, default_value = "generated")]
+    pub out: PathBuf,
+}
+
+/// What a command printed and how it ended.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// Exit status: 0 ok, 1 invalid input or stale output.
+    pub code: u8,
+}
+
+impl Outcome {
+    fn fail(stderr: String) -> Outcome {
+        Outcome {
+            stdout: String::new(),
+            stderr,
+            code: 1,
+        }
+    }
+}
+
+/// Runs one command.
+pub fn run(cli: &Cli) -> Outcome {
+    match &cli.command {
+        Command::Generate(p) => generate(p),
+        Command::Check(p) => check(p),
+        Command::Validate(d) => match build(&d.slos) {
+            Ok(model) => Outcome {
+                stdout: format!(
+                    "ok: {} service(s), {} SLO(s), {} metric(s)\n",
+                    model.services.len(),
+                    model.services.iter().map(|s| s.slos.len()).sum::<usize>(),
+                    model
+                        .services
+                        .iter()
+                        .map(|s| s.metrics.len())
+                        .sum::<usize>()
+                ),
+                ..Outcome::default()
+            },
+            Err(e) => Outcome::fail(e),
+        },
+        Command::Schema => match emit::schema::emit() {
+            Ok(s) => Outcome {
+                stdout: s,
+                ..Outcome::default()
+            },
+            Err(e) => Outcome::fail(format!("error: {e:#}\n")),
+        },
+    }
+}
+
+/// Loads and lowers the specs; the error is the rendered diagnostics.
+pub fn build(slos: &std::path::Path) -> Result<model::Model, String> {
+    let files = load::spec_dir(slos).map_err(|e| format!("error: {e:#}\n"))?;
+    model::lower(&files).map_err(|problems| diagnostics::render(&files, &problems))
+}
+
+fn outputs(slos: &std::path::Path) -> Result<Vec<emit::Output>, String> {
+    let model = build(slos)?;
+    emit::emit_all(&model).map_err(|e| format!("error: cannot generate outputs: {e:#}\n"))
+}
+
+fn generate(p: &Paths) -> Outcome {
+    let outputs = match outputs(&p.slos) {
+        Ok(o) => o,
+        Err(e) => return Outcome::fail(e),
+    };
+    match write::write(&p.out, &outputs) {
+        Ok(s) => Outcome {
+            stdout: format!(
+                "generated {}: {} written, {} unchanged, {} removed\n",
+                p.out.display(),
+                s.written.len(),
+                s.unchanged,
+                s.removed.len()
+            ),
+            ..Outcome::default()
+        },
+        Err(e) => Outcome::fail(format!("error: {e:#}\n")),
+    }
+}
+
+fn check(p: &Paths) -> Outcome {
+    let outputs = match outputs(&p.slos) {
+        Ok(o) => o,
+        Err(e) => return Outcome::fail(e),
+    };
+    let drift = match write::check(&p.out, &outputs) {
+        Ok(d) => d,
+        Err(e) => return Outcome::fail(format!("error: {e:#}\n")),
+    };
+    if drift.is_empty() {
+        return Outcome {
+            stdout: format!(
+                "{} is up to date ({} files)\n",
+                p.out.display(),
+                outputs.len()
+            ),
+            ..Outcome::default()
+        };
+    }
+    let mut err = String::new();
+    for d in &drift {
+        match d {
+            write::Drift::Missing(path) => err.push_str(&format!("missing: {path}\n")),
+            write::Drift::Orphan(path) => {
+                err.push_str(&format!("orphan (not generated by slogen): {path}\n"))
+            }
+            write::Drift::Stale(path, diff) => err.push_str(&format!("stale: {path}\n{diff}")),
+        }
+    }
+    err.push_str(&format!(
+        "error: {} is out of date with {} ({} file(s)); run `slogen generate` and commit the result\n",
+        p.out.display(),
+        p.slos.display(),
+        drift.len()
+    ));
+    Outcome::fail(err)
+}

@@ -1,0 +1,16 @@
+//! slogen compiles SLO and metric definitions written in TOML into monitoring assets: a typed Rust metrics
+//! module, Prometheus recording and alerting rules, a Grafana dashboard and markdown docs.
+//!
+//! The pipeline is one module per stage: [`spec`] (TOML types) → [`model`] (validated) → [`emit`] (outputs)
+//! → [`write`] (atomic write or drift check).
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod diagnostics;
+pub mod emit;
+pub mod load;
+pub mod model;
+pub mod naming;
+pub mod spec;
+pub mod write;

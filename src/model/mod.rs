@@ -1,0 +1,356 @@
+//! The validated model: references resolved, defaults filled, numbers exact, order fixed.
+//!
+//! Emitters read only this. Everything an output prints — PromQL, burn-rate factors, budgets, names — is
+//! computed here once, so the rules, the dashboard, the docs and the tests cannot disagree.
+
+pub mod lower;
+pub mod number;
+pub mod promql;
+mod promql_check;
+
+use std::collections::BTreeMap;
+
+pub use lower::{lower, SourceFile};
+pub use number::Exact;
+
+pub use crate::spec::{MetricKind, Severity};
+
+/// Every service described under `slos/`, sorted by name.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Services in name order.
+    pub services: Vec<Service>,
+    /// Tiers in name order, shared by all services.
+    pub tiers: Vec<Tier>,
+}
+
+/// A service tier: the default objective and alerting of its SLOs.
+#[derive(Debug, Clone)]
+pub struct Tier {
+    /// Tier name.
+    pub name: String,
+    /// What the tier means.
+    pub description: String,
+    /// Default objective, in percent.
+    pub objective: Exact,
+    /// Whether SLOs of this tier page by default.
+    pub page: bool,
+    /// Whether SLOs of this tier open tickets by default.
+    pub ticket: bool,
+}
+
+/// One service and everything that is generated for it.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// Service name (`snake_case`).
+    pub name: String,
+    /// The spec file it came from, relative to the spec directory's parent (`slos/backend.toml`).
+    pub source: String,
+    /// Tier name.
+    pub tier: String,
+    /// Owning team.
+    pub team: String,
+    /// What the service does.
+    pub description: String,
+    /// Runbook base URL, without a trailing slash.
+    pub runbook_base_url: String,
+    /// Label matchers that select the service's series.
+    pub selector: BTreeMap<String, String>,
+    /// Extra labels on every rule and alert (includes `team`).
+    pub labels: BTreeMap<String, String>,
+    /// Label definitions by name.
+    pub label_defs: BTreeMap<String, Label>,
+    /// Metrics in name order.
+    pub metrics: Vec<Metric>,
+    /// SLOs in name order.
+    pub slos: Vec<Slo>,
+    /// Threshold alerts in name order.
+    pub alerts: Vec<ThresholdAlert>,
+    /// Dashboard layout.
+    pub dashboard: Dashboard,
+}
+
+/// A label definition.
+#[derive(Debug, Clone)]
+pub struct Label {
+    /// Label name.
+    pub name: String,
+    /// What the label tells.
+    pub help: String,
+    /// Closed or open.
+    pub values: LabelValues,
+}
+
+/// The values a label may take.
+#[derive(Debug, Clone)]
+pub enum LabelValues {
+    /// A fixed set, compiled to a Rust enum: each value with its variant name.
+    Closed(Vec<ClosedValue>),
+    /// Any value, up to `max_values` distinct ones; later ones are folded into `other`.
+    Open {
+        /// Cardinality limit.
+        max_values: u32,
+    },
+}
+
+/// One value of a closed label.
+#[derive(Debug, Clone)]
+pub struct ClosedValue {
+    /// The exposed label value.
+    pub value: String,
+    /// The Rust enum variant.
+    pub variant: String,
+}
+
+/// A metric, with both the name written in the spec and the names Prometheus sees.
+#[derive(Debug, Clone)]
+pub struct Metric {
+    /// Base name as declared (no unit, no `_total`).
+    pub name: String,
+    /// Counter, gauge or histogram.
+    pub kind: MetricKind,
+    /// Help text.
+    pub help: String,
+    /// Base unit, if any.
+    pub unit: Option<String>,
+    /// Label names in exposition order.
+    pub labels: Vec<String>,
+    /// Histogram bucket bounds (empty for other kinds).
+    pub buckets: Vec<f64>,
+    /// Dashboard row.
+    pub row: String,
+    /// Labels its panel breaks down by.
+    pub group_by: Vec<String>,
+}
+
+impl Metric {
+    /// Family name as exposed: base name plus `_<unit>`, as prometheus-client registers it.
+    pub fn family_name(&self) -> String {
+        match &self.unit {
+            Some(unit) => format!("{}_{}", self.name, unit),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The sample name a query uses for a counter (`_total`) or gauge.
+    pub fn sample_name(&self) -> String {
+        match self.kind {
+            MetricKind::Counter => format!("{}_total", self.family_name()),
+            MetricKind::Gauge | MetricKind::Histogram => self.family_name(),
+        }
+    }
+
+    /// The `_bucket`, `_count` or `_sum` series of a histogram.
+    pub fn histogram_series(&self, suffix: &str) -> String {
+        format!("{}_{}", self.family_name(), suffix)
+    }
+
+    /// Every sample name this metric exposes, for cross-checks against a scrape.
+    pub fn exposed_names(&self) -> Vec<String> {
+        match self.kind {
+            MetricKind::Histogram => ["bucket", "count", "sum"]
+                .iter()
+                .map(|s| self.histogram_series(s))
+                .collect(),
+            _ => vec![self.sample_name()],
+        }
+    }
+}
+
+/// Label matchers on one metric, with the service selector already applied.
+#[derive(Debug, Clone)]
+pub struct Selector {
+    /// Metric base name.
+    pub metric: String,
+    /// Label to allowed values (one value: `=`, several: `=~`).
+    pub matchers: BTreeMap<String, Vec<String>>,
+}
+
+/// How an SLO tells good events from bad.
+#[derive(Debug, Clone)]
+pub enum Sli {
+    /// Bad events over all events, both counters.
+    Ratio {
+        /// Bad events.
+        errors: Selector,
+        /// All events.
+        total: Selector,
+    },
+    /// Events slower than a bucket boundary are bad.
+    Latency {
+        /// The histogram and its matchers.
+        histogram: Selector,
+        /// Threshold as written, in the histogram's unit.
+        threshold: f64,
+        /// The `le` label value of the threshold's bucket.
+        le: String,
+    },
+}
+
+/// A service level objective.
+#[derive(Debug, Clone)]
+pub struct Slo {
+    /// SLO name (`snake_case`).
+    pub name: String,
+    /// `<service>-<slo>`, the `sloth_id` label.
+    pub id: String,
+    /// What it promises.
+    pub description: String,
+    /// Tier it belongs to.
+    pub tier: String,
+    /// Objective in percent.
+    pub objective: Exact,
+    /// Rolling window.
+    pub window: SloWindow,
+    /// The indicator.
+    pub sli: Sli,
+    /// The error budget, derived from objective and window.
+    pub budget: ErrorBudget,
+    /// Multi-window multi-burn-rate alerts, in severity then window order.
+    pub burn_rate_alerts: Vec<BurnRateAlert>,
+    /// Extra alert labels.
+    pub alert_labels: BTreeMap<String, String>,
+    /// Extra alert annotations.
+    pub alert_annotations: BTreeMap<String, String>,
+    /// Runbook URL.
+    pub runbook_url: String,
+}
+
+/// An SLO's rolling window, in whole days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SloWindow {
+    /// Days in the window.
+    pub days: u32,
+}
+
+impl SloWindow {
+    /// Prometheus duration (`30d`).
+    pub fn promql(&self) -> String {
+        format!("{}d", self.days)
+    }
+
+    /// Window length in hours.
+    pub fn hours(&self) -> u64 {
+        u64::from(self.days) * 24
+    }
+}
+
+/// How much may go wrong within the window.
+#[derive(Debug, Clone)]
+pub struct ErrorBudget {
+    /// Allowed bad-event ratio: `1 - objective/100`.
+    pub ratio: Exact,
+    /// Allowed minutes of full outage within the window.
+    pub minutes: Exact,
+}
+
+/// One alert of a multi-window multi-burn-rate pair.
+#[derive(Debug, Clone)]
+pub struct BurnRateAlert {
+    /// Page or ticket.
+    pub severity: Severity,
+    /// The long window, which says the budget is really burning.
+    pub long: Duration,
+    /// The short window, which makes the alert reset soon after the burn stops.
+    pub short: Duration,
+    /// Share of the whole window's budget spent when the alert fires at exactly `factor`.
+    pub budget_share: Exact,
+    /// Burn rate threshold: `budget_share × window / long`.
+    pub factor: Exact,
+    /// Error-ratio threshold: `factor × budget ratio`.
+    pub threshold: Exact,
+    /// How long both windows must be over the threshold.
+    pub for_: Duration,
+    /// Seconds from the start of a full outage until the alert fires (`threshold × long + for`).
+    pub time_to_fire_full_outage: Exact,
+    /// Seconds until it fires on a burn of exactly `factor`: the long window must fill (`long + for`).
+    pub time_to_fire_at_factor: Exact,
+    /// Seconds after a full outage ends until the short window drops under the threshold.
+    pub reset_time: Exact,
+}
+
+/// A duration in whole seconds, printed the way Prometheus writes it (`1h`, `30m`, `1d`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration {
+    /// Whole seconds.
+    pub seconds: u64,
+}
+
+impl Duration {
+    /// Parses `90s`, `5m`, `1h`, `1d`, `1w` (one unit; Prometheus also allows combinations, we keep one).
+    pub fn parse(text: &str) -> Option<Duration> {
+        let split = text.find(|c: char| !c.is_ascii_digit())?;
+        let (digits, unit) = text.split_at(split);
+        let n: u64 = digits.parse().ok()?;
+        let scale = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 604_800,
+            _ => return None,
+        };
+        Some(Duration {
+            seconds: n.checked_mul(scale)?,
+        })
+    }
+
+    /// The largest unit that divides the duration exactly.
+    pub fn promql(&self) -> String {
+        let s = self.seconds;
+        if s == 0 {
+            return "0s".into();
+        }
+        for (scale, unit) in [(604_800, "w"), (86_400, "d"), (3600, "h"), (60, "m")] {
+            if s % scale == 0 {
+                return format!("{}{}", s / scale, unit);
+            }
+        }
+        format!("{s}s")
+    }
+}
+
+/// A threshold alert from the spec.
+#[derive(Debug, Clone)]
+pub struct ThresholdAlert {
+    /// Alert name (`UpperCamelCase`).
+    pub name: String,
+    /// PromQL condition, already parsed once.
+    pub expr: String,
+    /// Hold duration.
+    pub for_: Duration,
+    /// Severity.
+    pub severity: Severity,
+    /// Static one-line summary.
+    pub summary: String,
+    /// Templated description.
+    pub description: String,
+    /// Runbook URL.
+    pub runbook_url: String,
+}
+
+/// Dashboard layout inputs.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    /// Title.
+    pub title: String,
+    /// Row titles in display order, every row that has a panel.
+    pub row_order: Vec<String>,
+    /// Extra panels from the spec.
+    pub extra_panels: Vec<ExtraPanel>,
+}
+
+/// A hand-written panel.
+#[derive(Debug, Clone)]
+pub struct ExtraPanel {
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Row.
+    pub row: String,
+    /// Grafana unit.
+    pub unit: String,
+    /// Queries: expression and legend.
+    pub queries: Vec<(String, String)>,
+}

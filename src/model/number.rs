@@ -1,0 +1,239 @@
+//! Exact non-negative rationals, so thresholds print as `0.0144` and never `0.014400000000000001`.
+//!
+//! See [`Exact`] for details.
+
+use std::fmt;
+
+/// A non-negative rational number kept exact through the burn-rate arithmetic.
+///
+/// Objectives come in as decimals (`99.95`), shares and windows as small integers, so every number the
+/// generator prints is a finite decimal or, when a division does not terminate (28-day windows), is rounded
+/// once, at printing, to 12 significant digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exact {
+    num: u128,
+    den: u128,
+}
+
+const fn gcd(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        let t = a % b;
+        a = b;
+        b = t;
+    }
+    a
+}
+
+impl Exact {
+    /// `num / den`, reduced. `den` must not be zero.
+    pub const fn new(num: u128, den: u128) -> Exact {
+        assert!(den != 0, "zero denominator");
+        let g = gcd(num, den);
+        if g == 0 {
+            return Exact { num: 0, den: 1 };
+        }
+        Exact {
+            num: num / g,
+            den: den / g,
+        }
+    }
+
+    /// A whole number.
+    pub const fn int(n: u64) -> Exact {
+        Exact::new(n as u128, 1)
+    }
+
+    /// The decimal a float was written as: `99.95` is 9995/100, not the nearest binary fraction.
+    ///
+    /// Returns `None` for negative, non-finite or over-long values.
+    pub fn from_f64(value: f64) -> Option<Exact> {
+        if !value.is_finite() || value < 0.0 {
+            return None;
+        }
+        Exact::parse_decimal(&format!("{value}"))
+    }
+
+    /// Parses a plain decimal such as `99.95` or `14`.
+    pub fn parse_decimal(text: &str) -> Option<Exact> {
+        let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+        if int.is_empty()
+            || frac.len() > 18
+            || !(int.chars().chain(frac.chars())).all(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        let digits: u128 = format!("{int}{frac}").parse().ok()?;
+        Some(Exact::new(digits, 10u128.pow(frac.len() as u32)))
+    }
+
+    /// The product; panics only on overflow, which the bounded inputs cannot reach.
+    pub fn mul(self, other: Exact) -> Exact {
+        let g1 = gcd(self.num, other.den).max(1);
+        let g2 = gcd(other.num, self.den).max(1);
+        Exact::new(
+            (self.num / g1) * (other.num / g2),
+            (self.den / g2) * (other.den / g1),
+        )
+    }
+
+    /// The sum.
+    pub fn add(self, other: Exact) -> Exact {
+        Exact::new(
+            self.num * other.den + other.num * self.den,
+            self.den * other.den,
+        )
+    }
+
+    /// The quotient; `other` must not be zero.
+    pub fn div(self, other: Exact) -> Exact {
+        self.mul(Exact::new(other.den, other.num))
+    }
+
+    /// `self - other`, or `None` when that would be negative.
+    pub fn checked_sub(self, other: Exact) -> Option<Exact> {
+        let left = self.num.checked_mul(other.den)?;
+        let right = other.num.checked_mul(self.den)?;
+        Some(Exact::new(left.checked_sub(right)?, self.den * other.den))
+    }
+
+    /// True for zero.
+    pub fn is_zero(self) -> bool {
+        self.num == 0
+    }
+
+    /// Compares two values exactly.
+    pub fn cmp_value(self, other: Exact) -> std::cmp::Ordering {
+        (self.num * other.den).cmp(&(other.num * self.den))
+    }
+
+    /// The nearest float, for templates that compute with it (never for printing thresholds).
+    pub fn to_f64(self) -> f64 {
+        self.num as f64 / self.den as f64
+    }
+}
+
+/// Decimal digits kept when a quotient does not terminate.
+const SIGNIFICANT_DIGITS: usize = 12;
+
+impl fmt::Display for Exact {
+    /// Prints the shortest exact decimal, or 12 significant digits when the decimal does not end.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let int = self.num / self.den;
+        let mut rem = self.num % self.den;
+        let mut frac = String::new();
+        let int_digits = if int == 0 { 0 } else { int.to_string().len() };
+        let mut significant = int_digits;
+        let mut exact = true;
+        while rem != 0 {
+            if significant >= SIGNIFICANT_DIGITS && frac.len() >= 1 {
+                exact = false;
+                break;
+            }
+            rem *= 10;
+            let digit = (rem / self.den) as u8;
+            rem %= self.den;
+            if significant > 0 || digit != 0 {
+                significant += 1;
+            }
+            frac.push(char::from(b'0' + digit));
+        }
+        if !exact {
+            return write!(f, "{}", round_decimal(int, &frac, rem * 10 / self.den >= 5));
+        }
+        if frac.is_empty() {
+            write!(f, "{int}")
+        } else {
+            write!(f, "{int}.{frac}")
+        }
+    }
+}
+
+/// Rounds `int.frac` up by one unit in the last place when asked, and trims trailing zeros.
+fn round_decimal(int: u128, frac: &str, round_up: bool) -> String {
+    let mut digits: Vec<u8> = frac.bytes().map(|b| b - b'0').collect();
+    let mut int = int;
+    if round_up {
+        let mut carry = true;
+        for d in digits.iter_mut().rev() {
+            if !carry {
+                break;
+            }
+            if *d == 9 {
+                *d = 0;
+            } else {
+                *d += 1;
+                carry = false;
+            }
+        }
+        if carry {
+            int += 1;
+        }
+    }
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    if digits.is_empty() {
+        int.to_string()
+    } else {
+        let frac: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
+        format!("{int}.{frac}")
+    }
+}
+
+impl serde::Serialize for Exact {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Exact;
+
+    fn show(e: Exact) -> String {
+        e.to_string()
+    }
+
+    #[test]
+    fn objectives_keep_their_decimal() {
+        assert_eq!(show(Exact::from_f64(99.9).unwrap()), "99.9");
+        assert_eq!(show(Exact::from_f64(99.95).unwrap()), "99.95");
+        let ratio = Exact::from_f64(99.9).unwrap().div(Exact::int(100));
+        assert_eq!(show(ratio), "0.999");
+        let budget = Exact::int(1).checked_sub(ratio).unwrap();
+        assert_eq!(show(budget), "0.001");
+    }
+
+    #[test]
+    fn burn_rate_products_are_exact() {
+        let budget = Exact::parse_decimal("0.001").unwrap();
+        let factor = Exact::parse_decimal("0.02").unwrap().mul(Exact::int(720));
+        assert_eq!(show(factor), "14.4");
+        assert_eq!(show(factor.mul(budget)), "0.0144");
+        let six = Exact::parse_decimal("0.05")
+            .unwrap()
+            .mul(Exact::int(720))
+            .div(Exact::int(6));
+        assert_eq!(show(six), "6");
+    }
+
+    #[test]
+    fn non_terminating_quotients_round_to_twelve_digits() {
+        let f = Exact::parse_decimal("0.1")
+            .unwrap()
+            .mul(Exact::int(672))
+            .div(Exact::int(72));
+        assert_eq!(show(f), "0.933333333333");
+        assert_eq!(show(Exact::new(2, 3)), "0.666666666667");
+        assert_eq!(show(Exact::new(1, 3).mul(Exact::int(3))), "1");
+        assert_eq!(show(Exact::new(999_999_999_999_9, 10_000_000_000_000)), "1");
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_plain_decimal() {
+        assert!(Exact::from_f64(-1.0).is_none());
+        assert!(Exact::from_f64(f64::NAN).is_none());
+        assert!(Exact::parse_decimal("1e5").is_none());
+        assert!(Exact::parse_decimal(".5").is_none());
+    }
+}

@@ -1,0 +1,181 @@
+//! Every derived name in one place: Rust identifiers, alert names, dashboard uids, rule group names.
+
+/// Rust keywords that need `r#` when used as a field name.
+const RUST_KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut",
+    "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true", "type", "unsafe",
+    "use", "where", "while", "abstract", "become", "box", "do", "final", "macro", "override",
+    "priv", "try", "typeof", "unsized", "virtual", "yield",
+];
+
+/// Splits on anything that is not a letter or digit, and before an upper-case letter that follows a lower-case one.
+fn words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut prev_lower = false;
+    for c in text.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower && !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        current.push(c);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// `http_requests` → `HttpRequests`, `GET` → `Get`, `ai_registry` → `AiRegistry`.
+pub fn upper_camel(text: &str) -> String {
+    words(text)
+        .iter()
+        .map(|w| {
+            let lower = w.to_ascii_lowercase();
+            let mut chars = lower.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// The enum variant for a closed label value; a value that starts with a digit is prefixed with the label
+/// name (`status` = `5xx` → `Status5xx`), since Rust identifiers cannot start with one.
+pub fn label_variant(label: &str, value: &str) -> String {
+    let camel = upper_camel(value);
+    if camel.is_empty() || camel.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("{}{}", upper_camel(label), camel)
+    } else {
+        camel
+    }
+}
+
+/// A snake_case name as a Rust field, with keywords escaped (`type` → `r#type`).
+pub fn rust_field(name: &str) -> String {
+    if RUST_KEYWORDS.contains(&name) {
+        format!("r#{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// The alert that fires on an SLO's error budget burn: `BackendApiAvailabilityBudgetBurn`.
+pub fn slo_burn_alert(service: &str, slo: &str) -> String {
+    format!("{}{}BudgetBurn", upper_camel(service), upper_camel(slo))
+}
+
+/// The alert that fires when an SLO's SLI has no data: `BackendApiAvailabilitySliAbsent`.
+pub fn slo_absent_alert(service: &str, slo: &str) -> String {
+    format!("{}{}SliAbsent", upper_camel(service), upper_camel(slo))
+}
+
+/// A stable dashboard uid: a readable prefix and a hash of the service name, within Grafana's 40 characters.
+pub fn dashboard_uid(service: &str) -> String {
+    // FNV-1a: stable across platforms and releases, unlike std's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in service.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let prefix: String = format!("slogen-{service}").chars().take(31).collect();
+    format!("{prefix}-{:08x}", hash as u32)
+}
+
+/// The runbook URL of an alert: an absolute URL as is, else the slug appended to the service's base.
+pub fn runbook_url(base: &str, slug_or_url: &str) -> String {
+    if slug_or_url.starts_with("http://") || slug_or_url.starts_with("https://") {
+        slug_or_url.to_string()
+    } else {
+        format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            slug_or_url.trim_start_matches('/')
+        )
+    }
+}
+
+/// Is `name` a valid Prometheus label name that is not reserved (`__` prefix)?
+pub fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__")
+}
+
+/// Is `name` snake_case (`[a-z][a-z0-9_]*`), the form metric, SLO and service names take so they can name
+/// Rust fields and files too?
+pub fn is_snake_case(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.ends_with('_')
+        && !name.contains("__")
+}
+
+/// Is `name` UpperCamelCase (`[A-Z][A-Za-z0-9]*`), the form alert names take?
+pub fn is_upper_camel(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_uppercase())
+        && chars.all(|c| c.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_case_from_snake_upper_and_digits() {
+        assert_eq!(upper_camel("http_requests"), "HttpRequests");
+        assert_eq!(upper_camel("GET"), "Get");
+        assert_eq!(upper_camel("ai-registry"), "AiRegistry");
+        assert_eq!(upper_camel("createCharge"), "CreateCharge");
+        assert_eq!(label_variant("status", "5xx"), "Status5xx");
+        assert_eq!(label_variant("method", "OPTIONS"), "Options");
+    }
+
+    #[test]
+    fn keywords_are_escaped() {
+        assert_eq!(rust_field("type"), "r#type");
+        assert_eq!(rust_field("route"), "route");
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(is_label_name("status"));
+        assert!(!is_label_name("__name__"));
+        assert!(!is_label_name("1abc"));
+        assert!(is_snake_case("http_requests"));
+        assert!(!is_snake_case("HttpRequests"));
+        assert!(!is_snake_case("a__b"));
+        assert!(is_upper_camel("ApiP99LatencyHigh"));
+        assert!(!is_upper_camel("api_latency"));
+    }
+
+    #[test]
+    fn dashboard_uids_are_stable_and_short() {
+        let uid = dashboard_uid("backend");
+        assert_eq!(uid, dashboard_uid("backend"));
+        assert_ne!(uid, dashboard_uid("backend2"));
+        assert!(uid.len() <= 40);
+        assert!(dashboard_uid(&"x".repeat(100)).len() <= 40);
+    }
+
+    #[test]
+    fn runbook_urls_join_or_pass_through() {
+        assert_eq!(runbook_url("https://rb/x/", "/api"), "https://rb/x/api");
+        assert_eq!(
+            runbook_url("https://rb", "https://other/y"),
+            "https://other/y"
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! The TOML input format, as written by people: serde types with source spans.
+//!
+//! Nothing here is validated beyond its shape; [`crate::model`] lowers these types into the checked model
+//! that the emitters read. Fields that a later check may point at keep their [`Spanned`] position.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A name written as a table key or a string value, with the place it was written.
+pub type Name = Spanned<String>;
+
+/// One file under `slos/`: shared tiers, and at most one service with its labels, metrics, SLOs and alerts.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "slogen SLO and metric specification")]
+pub struct SpecFile {
+    /// Format version of this file; must be 1.
+    #[schemars(with = "u32")]
+    pub version: Spanned<u32>,
+    /// Named service tiers that give SLOs their default objective and alerting.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, TierSpec>")]
+    pub tiers: BTreeMap<Name, Spanned<TierSpec>>,
+    /// The service this file describes; required when the file declares labels, metrics, SLOs or alerts.
+    #[schemars(with = "Option<ServiceSpec>")]
+    pub service: Option<Spanned<ServiceSpec>>,
+    /// Label definitions shared by this service's metrics.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, LabelSpec>")]
+    pub labels: BTreeMap<Name, Spanned<LabelSpec>>,
+    /// Metrics the service exposes, by base name (without unit or `_total` suffix).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, MetricSpec>")]
+    pub metrics: BTreeMap<Name, Spanned<MetricSpec>>,
+    /// Service level objectives, by name (`snake_case`).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, SloSpec>")]
+    pub slos: BTreeMap<Name, Spanned<SloSpec>>,
+    /// Threshold alerts for what SLOs do not cover, by alert name (`UpperCamelCase`).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, AlertSpec>")]
+    pub alerts: BTreeMap<Name, Spanned<AlertSpec>>,
+    /// Extra dashboard panels and row order.
+    pub dashboard: Option<DashboardSpec>,
+}
+
+/// Defaults for the SLOs of one tier of service.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TierSpec {
+    /// Default objective in percent, e.g. `99.9`.
+    #[schemars(with = "f64")]
+    pub objective: Spanned<f64>,
+    /// What the tier means, for the docs.
+    #[serde(default)]
+    pub description: String,
+    /// Whether SLOs of this tier page (fast burn). Default: true.
+    pub page: Option<bool>,
+    /// Whether SLOs of this tier open tickets (slow burn). Default: true.
+    pub ticket: Option<bool>,
+}
+
+/// The service: who owns it, how its series are selected, where its runbooks live.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Service name (`snake_case`); names the generated files and the `service` label.
+    #[schemars(with = "String")]
+    pub name: Name,
+    /// Tier whose defaults the service's SLOs inherit.
+    #[schemars(with = "String")]
+    pub tier: Name,
+    /// Owning team, added as the `team` label on every alert.
+    pub team: String,
+    /// What the service does, for the docs and the dashboard description.
+    #[serde(default)]
+    pub description: String,
+    /// Base URL of the runbooks; an alert's runbook slug is appended to it.
+    pub runbook_base_url: String,
+    /// Label matchers that select this service's series in every query, e.g. `{ job = "backend" }`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub selector: BTreeMap<Name, String>,
+    /// Extra labels put on every generated rule and alert.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub labels: BTreeMap<Name, String>,
+}
+
+/// A label: either a closed set of values (a Rust enum) or open values with a cardinality limit.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelSpec {
+    /// What the label tells, for doc comments and the docs.
+    pub help: String,
+    /// The closed set of values; each becomes an enum variant.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub values: Option<Spanned<Vec<Name>>>,
+    /// For an open label: how many distinct values are kept before new ones fold into `other`.
+    #[schemars(with = "Option<u32>")]
+    pub max_values: Option<Spanned<u32>>,
+}
+
+/// The three Prometheus metric types that slogen generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricKind {
+    /// Monotonic count, exposed with `_total`.
+    Counter,
+    /// Value that goes up and down.
+    Gauge,
+    /// Distribution over fixed buckets.
+    Histogram,
+}
+
+/// A metric the service exposes.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSpec {
+    /// Counter, gauge or histogram.
+    #[serde(rename = "type")]
+    #[schemars(with = "MetricKind")]
+    pub kind: Spanned<MetricKind>,
+    /// Help text, exposed as `# HELP`.
+    pub help: String,
+    /// Base unit (`seconds`, `bytes`, `ratio`, …), appended to the exposed name.
+    #[schemars(with = "Option<String>")]
+    pub unit: Option<Name>,
+    /// Label names, each defined under `[labels]`, in exposition order.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub labels: Vec<Name>,
+    /// Histogram bucket upper bounds, strictly increasing; `+Inf` is implied.
+    #[schemars(with = "Option<Vec<f64>>")]
+    pub buckets: Option<Spanned<Vec<f64>>>,
+    /// Dashboard row that charts this metric; default `Metrics`.
+    pub row: Option<String>,
+    /// Labels the metric's panel breaks down by, each one of `labels`; default: none (one line).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub group_by: Vec<Name>,
+}
+
+/// Label matchers on one metric: each label maps to the values it may take.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelectorSpec {
+    /// Metric name, as declared under `[metrics]`.
+    #[schemars(with = "String")]
+    pub metric: Name,
+    /// Label to allowed values, e.g. `{ status = ["5xx"] }`.
+    #[serde(default, rename = "match")]
+    #[schemars(with = "BTreeMap<String, Vec<String>>")]
+    pub matchers: BTreeMap<Name, Spanned<Vec<String>>>,
+}
+
+/// A ratio SLI: bad events over all events, both counters.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatioSliSpec {
+    /// The bad events.
+    pub errors: SelectorSpec,
+    /// All events.
+    pub total: SelectorSpec,
+}
+
+/// A latency SLI: events slower than a threshold are bad.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySliSpec {
+    /// Histogram metric, as declared under `[metrics]`.
+    #[schemars(with = "String")]
+    pub metric: Name,
+    /// Threshold in the histogram's unit; must be one of its bucket boundaries.
+    #[schemars(with = "f64")]
+    pub threshold: Spanned<f64>,
+    /// Label matchers restricting the events counted.
+    #[serde(default, rename = "match")]
+    #[schemars(with = "BTreeMap<String, Vec<String>>")]
+    pub matchers: BTreeMap<Name, Spanned<Vec<String>>>,
+}
+
+/// Alerting settings of one SLO.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SloAlertingSpec {
+    /// Page on fast burn; default from the tier.
+    pub page: Option<bool>,
+    /// Open a ticket on slow burn; default from the tier.
+    pub ticket: Option<bool>,
+    /// Extra labels on this SLO's alerts.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub labels: BTreeMap<Name, String>,
+    /// Extra annotations on this SLO's alerts.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub annotations: BTreeMap<Name, String>,
+    /// Runbook slug or absolute URL; default: the SLO name.
+    pub runbook: Option<String>,
+}
+
+/// A service level objective.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SloSpec {
+    /// What the SLO promises users, in a sentence.
+    pub description: String,
+    /// Tier override; default: the service's tier.
+    #[schemars(with = "Option<String>")]
+    pub tier: Option<Name>,
+    /// Objective in percent; default: the tier's.
+    #[schemars(with = "Option<f64>")]
+    pub objective: Option<Spanned<f64>>,
+    /// Rolling window such as `30d`, `28d` or `4w`. Default: `30d`.
+    #[schemars(with = "Option<String>")]
+    pub window: Option<Spanned<String>>,
+    /// Ratio SLI (exactly one of `ratio` and `latency`).
+    pub ratio: Option<RatioSliSpec>,
+    /// Latency SLI (exactly one of `ratio` and `latency`).
+    pub latency: Option<LatencySliSpec>,
+    /// Alerting settings.
+    #[serde(default)]
+    pub alerting: SloAlertingSpec,
+}
+
+/// Severity of a generated alert: who gets woken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Someone is paged now.
+    Page,
+    /// A ticket for working hours.
+    Ticket,
+    /// Shown on dashboards and in notifications, nobody is woken.
+    Info,
+}
+
+/// A threshold alert written as PromQL.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSpec {
+    /// PromQL condition; the alert fires for each series it returns.
+    #[schemars(with = "String")]
+    pub expr: Spanned<String>,
+    /// How long the condition must hold, e.g. `5m`. Default: `0s`.
+    #[serde(rename = "for")]
+    #[schemars(with = "Option<String>")]
+    pub for_: Option<Spanned<String>>,
+    /// Who gets notified.
+    pub severity: Severity,
+    /// One static line, ending with a period.
+    pub summary: String,
+    /// Details; may use `{{ $labels.x }}` and `{{ $value }}`.
+    pub description: String,
+    /// Runbook slug or absolute URL; default: the alert name.
+    pub runbook: Option<String>,
+}
+
+/// Dashboard additions on top of the panels derived from metrics and SLOs.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSpec {
+    /// Dashboard title; default: the service name.
+    pub title: Option<String>,
+    /// Row titles in the order to show them; unlisted rows follow in their default order.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub row_order: Vec<Name>,
+    /// Extra panels.
+    #[serde(default)]
+    pub panels: Vec<PanelSpec>,
+}
+
+/// One extra time-series panel.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PanelSpec {
+    /// Panel title.
+    pub title: String,
+    /// What the panel shows and what to do about it.
+    pub description: String,
+    /// Row the panel goes in (an existing one or a new one).
+    pub row: String,
+    /// Grafana unit id, e.g. `s`, `percentunit`, `reqps`.
+    pub unit: String,
+    /// Queries: PromQL expression and legend.
+    #[schemars(with = "Vec<QuerySpec>")]
+    pub queries: Spanned<Vec<QuerySpec>>,
+}
+
+/// One PromQL query of a panel.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySpec {
+    /// PromQL expression.
+    #[schemars(with = "String")]
+    pub expr: Spanned<String>,
+    /// Legend format, e.g. `{{route}}`.
+    #[serde(default)]
+    pub legend: String,
+}
