@@ -26,12 +26,22 @@ pub type Problem = Diagnostic<usize>;
 ///
 /// Shares and windows are the Google SRE workbook's (chapter 5, "Multiwindow, Multi-Burn-Rate Alerts"); the
 /// `for` durations are Pyrra's, long enough to ride out a scrape gap, short next to the time to fire.
-const BURN_RATE_POLICY: [(Severity, u64, u64, (u128, u128), u64); 4] = [
-    (Severity::Page, 3_600, 300, (2, 100), 120),
-    (Severity::Page, 21_600, 1_800, (5, 100), 900),
-    (Severity::Ticket, 86_400, 7_200, (10, 100), 3_600),
-    (Severity::Ticket, 259_200, 21_600, (10, 100), 10_800),
+const BURN_RATE_WINDOWS: [BurnRateWindow; 4] = [
+    BurnRateWindow { severity: Severity::Page, long: 3_600, short: 300, budget_percent: 2, for_: 120 },
+    BurnRateWindow { severity: Severity::Page, long: 21_600, short: 1_800, budget_percent: 5, for_: 900 },
+    BurnRateWindow { severity: Severity::Ticket, long: 86_400, short: 7_200, budget_percent: 10, for_: 3_600 },
+    BurnRateWindow { severity: Severity::Ticket, long: 259_200, short: 21_600, budget_percent: 10, for_: 10_800 },
 ];
+
+/// One row of the burn-rate policy; durations in seconds.
+struct BurnRateWindow {
+    severity: Severity,
+    long: u64,
+    short: u64,
+    /// Percent of the SLO window's budget spent when the alert fires at exactly its factor.
+    budget_percent: u128,
+    for_: u64,
+}
 
 /// The longest alert window; an SLO window must be at least this long for its rules to make sense.
 const LONGEST_ALERT_WINDOW_DAYS: u32 = 3;
@@ -46,7 +56,10 @@ pub fn lower(files: &[SourceFile]) -> Result<Model, Vec<Problem>> {
     for (id, file) in files.iter().enumerate() {
         match toml::from_str::<SpecFile>(&file.text) {
             Ok(spec) => parsed.push((id, spec)),
-            Err(e) => cx.toml_error(id, &e),
+            Err(e) => {
+                cx.toml_error(id, &e);
+                cx.tiers_incomplete = true;
+            }
         }
     }
     for (id, spec) in &parsed {
@@ -97,6 +110,8 @@ pub fn lower(files: &[SourceFile]) -> Result<Model, Vec<Problem>> {
 struct Lowering {
     problems: Vec<Problem>,
     tiers: BTreeMap<String, (usize, Range<usize>, Tier)>,
+    /// A file or tier failed to load, so an unknown tier may be that one: don't report it twice.
+    tiers_incomplete: bool,
 }
 
 /// Where a named thing was first declared, for "first defined here".
@@ -141,7 +156,12 @@ impl Lowering {
                     DiagLabel::secondary(first_file, first).with_message("first defined here"),
                 ])
                 .with_notes(vec![format!(
-                    "help: rename one of them or merge the two definitions"
+                    "help: {}",
+                    if what.starts_with("label") {
+                        "remove the second one"
+                    } else {
+                        "rename one of them or merge the two definitions"
+                    }
                 )]),
         );
     }
@@ -153,6 +173,8 @@ impl Lowering {
                 .to_string()
         } else if message.starts_with("missing field") {
             "add the missing key to this table".to_string()
+        } else if message.starts_with("duplicate key") {
+            "a key may appear once per table: remove or rename the second one".to_string()
         } else if message.starts_with("invalid type") || message.starts_with("unknown variant") {
             "change the value to the expected type; `slogen schema` describes each key".to_string()
         } else {
@@ -193,6 +215,7 @@ impl Lowering {
             }
             let t = tier.get_ref();
             let Some(objective) = self.objective(file, &t.objective) else {
+                self.tiers_incomplete = true;
                 continue;
             };
             self.tiers.insert(
@@ -269,7 +292,11 @@ impl Lowering {
             name.span(),
             format!("invalid {what} name `{n}`"),
             why,
-            "rename it, e.g. `status_class`",
+            if n.starts_with("__") {
+                format!("drop the leading underscores, e.g. `{}`", n.trim_start_matches('_'))
+            } else {
+                "rename it with letters, digits and underscores, e.g. `status_class`".to_string()
+            },
         );
         false
     }
@@ -281,19 +308,26 @@ impl Lowering {
         if !naming::is_snake_case(&name) {
             self.error(file, s.name.span(), format!("invalid service name `{name}`"), "not snake_case", "use lower-case letters, digits and single underscores; it names files and the `service` label");
         }
+        if s.team.trim().is_empty() {
+            self.error(file, s.name.span(), format!("service `{name}` has an empty `team`"), "who owns it?", "set `team` to the owning team; it labels every alert");
+        }
+        if !(s.runbook_base_url.starts_with("https://") || s.runbook_base_url.starts_with("http://")) {
+            self.error(file, s.name.span(), format!("`runbook_base_url` of `{name}` is not an http(s) URL"), "runbook links are built from it", "set it to the URL of the runbook folder, e.g. `https://runbooks.example.com/backend`");
+        }
         let tier = s.tier.get_ref().clone();
         self.known_tier(file, &s.tier);
         for key in s.selector.keys().chain(s.labels.keys()) {
             self.label_name(file, key, "label");
+        }
+        for key in s.labels.keys() {
+            self.not_generated_label(file, key);
         }
         let mut labels: BTreeMap<String, String> = s
             .labels
             .iter()
             .map(|(k, v)| (k.get_ref().clone(), v.clone()))
             .collect();
-        labels
-            .entry("team".into())
-            .or_insert_with(|| s.team.clone());
+        labels.insert("team".into(), s.team.clone());
 
         let label_defs = self.lower_labels(file, spec);
         let metrics = self.lower_metrics(file, spec, &label_defs);
@@ -335,9 +369,28 @@ impl Lowering {
         (self.problems.len() == before).then_some(service)
     }
 
+    /// Rejects a label that slogen sets itself on rules and alerts, which would otherwise be silently overridden.
+    fn not_generated_label(&mut self, file: usize, name: &Name) -> bool {
+        let n = name.get_ref();
+        if !GENERATED_LABELS.contains(&n.as_str()) && !n.starts_with("sloth_") {
+            return true;
+        }
+        self.error(
+            file,
+            name.span(),
+            format!("label `{n}` is set by slogen"),
+            "generated rules and alerts carry this label already",
+            if n == "team" { "set the team with `service.team`".to_string() } else { "choose another label name".to_string() },
+        );
+        false
+    }
+
     fn known_tier(&mut self, file: usize, tier: &Name) -> bool {
         if self.tiers.contains_key(tier.get_ref()) {
             return true;
+        }
+        if self.tiers_incomplete {
+            return false;
         }
         let known: Vec<&str> = self.tiers.keys().map(String::as_str).collect();
         let hint = if known.is_empty() {
@@ -484,6 +537,14 @@ impl Lowering {
                 );
                 ok = false;
             }
+            if kind != MetricKind::Counter && n.ends_with("_total") {
+                self.error(file, name.span(), format!("{} `{n}` ends with `_total`", kind_name(kind)), "`_total` marks counters", "drop the suffix, or make it a counter if it only ever goes up");
+                ok = false;
+            }
+            if d.help.trim().is_empty() {
+                self.error(file, name.span(), format!("metric `{n}` has an empty `help`"), "no help text", "say what the metric counts or measures; it becomes `# HELP` and a doc comment");
+                ok = false;
+            }
             let unit = d.unit.as_ref().map(|u| u.get_ref().clone());
             if let Some(u) = &d.unit {
                 if !naming::is_snake_case(u.get_ref()) {
@@ -519,6 +580,13 @@ impl Lowering {
                     continue;
                 }
                 seen.insert(l.get_ref().clone(), l.span());
+                let target_label = matches!(l.get_ref().as_str(), "job" | "instance")
+                    || spec.service.as_ref().is_some_and(|s| s.get_ref().selector.keys().any(|k| k.get_ref() == l.get_ref()));
+                if target_label {
+                    self.error(file, l.span(), format!("metric label `{}` clashes with a target label", l.get_ref()), "Prometheus sets this label on every scraped series", format!("rename it, e.g. `{}_name`; a scraped `{}` would become `exported_{}`", l.get_ref(), l.get_ref(), l.get_ref()));
+                    ok = false;
+                    continue;
+                }
                 match label_defs.get(l.get_ref()) {
                     Some(def) => {
                         series = series.saturating_mul(match &def.values {
@@ -783,6 +851,10 @@ impl Lowering {
     ) -> Option<Slo> {
         let n = name.get_ref();
         let mut ok = true;
+        if spec.description.trim().is_empty() {
+            self.error(file, name.span(), format!("SLO `{n}` has an empty description"), "description", "say in one sentence what users get, e.g. \"Requests succeed.\"");
+            ok = false;
+        }
         if !naming::is_snake_case(n) {
             self.error(
                 file,
@@ -904,11 +976,11 @@ impl Lowering {
         let page = spec.alerting.page.unwrap_or(tier.page);
         let ticket = spec.alerting.ticket.unwrap_or(tier.ticket);
         let mut burn_rate_alerts = Vec::new();
-        for (severity, long, short, (num, den), for_) in BURN_RATE_POLICY {
+        for &BurnRateWindow { severity, long, short, budget_percent, for_ } in &BURN_RATE_WINDOWS {
             if (severity == Severity::Page && !page) || (severity == Severity::Ticket && !ticket) {
                 continue;
             }
-            let share = Exact::new(num, den);
+            let share = Exact::new(budget_percent, 100);
             let factor = share
                 .mul(Exact::int(window.hours()))
                 .div(Exact::new(u128::from(long), 3600));
@@ -954,7 +1026,7 @@ impl Lowering {
         }
         let mut alert_labels = BTreeMap::new();
         for (k, v) in &spec.alerting.labels {
-            if self.label_name(file, k, "alert label") {
+            if self.label_name(file, k, "alert label") && self.not_generated_label(file, k) {
                 alert_labels.insert(k.get_ref().clone(), v.clone());
             }
         }
@@ -1023,15 +1095,28 @@ impl Lowering {
                 }
             },
         };
-        if spec.summary.trim().is_empty() {
+        let summary = spec.summary.trim();
+        if summary.is_empty() || !summary.ends_with('.') || summary.contains("{{") || summary.contains('\n') {
             self.error(
                 file,
                 name.span(),
-                format!("alert `{n}` has an empty summary"),
+                format!("summary of alert `{n}` is not one static sentence"),
                 "summary",
-                "write one static line ending with a period",
+                "write one static line ending with a period; put `{{ $labels.x }}` and `{{ $value }}` in `description`",
             );
             ok = false;
+        }
+        if spec.description.trim().is_empty() {
+            self.error(file, name.span(), format!("alert `{n}` has an empty description"), "description", "say what is happening and what to look at first; templates like `{{ $value }}` work here");
+            ok = false;
+        }
+        if ok {
+            if let Ok(ast) = promql_parser::parser::parse(spec.expr.get_ref()) {
+                if ast.value_type() != promql_parser::parser::value::ValueType::Vector {
+                    self.error(file, spec.expr.span(), format!("alert `{n}` expression is a {}, not an instant vector", ast.value_type()), "alerts fire per returned series", "make the expression return series, e.g. `rate(x_total[5m]) > 1`");
+                    ok = false;
+                }
+            }
         }
         ok.then(|| ThresholdAlert {
             name: n.clone(),
@@ -1196,5 +1281,17 @@ impl Lowering {
     }
 }
 
+/// Labels that generated rules and alerts set themselves (plus every `sloth_*` label).
+const GENERATED_LABELS: &[&str] = &["severity", "service", "slo", "long", "short", "burn_rate", "team"];
+
 /// The dashboard row holding one group of panels per SLO.
 pub const SLO_ROW: &str = "SLOs";
+
+/// `counter`, `gauge` or `histogram`, as people write it.
+pub fn kind_name(kind: MetricKind) -> &'static str {
+    match kind {
+        MetricKind::Counter => "counter",
+        MetricKind::Gauge => "gauge",
+        MetricKind::Histogram => "histogram",
+    }
+}

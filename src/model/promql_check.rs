@@ -93,12 +93,17 @@ fn selector(
         MetricKind::Gauge if &m.sample_name() == name => Some((m, false)),
         _ => None,
     }) else {
+        lookalike(name, service, out);
         return;
+    };
+    let what = match metric.kind {
+        MetricKind::Histogram => "a histogram series",
+        _ => "a counter",
     };
     match (cumulative, usage) {
         (true, Use::Level) => out.push(Misuse {
             message: format!("counter used as a gauge: `{name}` is read as a level"),
-            label: format!("`{name}` only ever goes up"),
+            label: format!("`{name}` is {what} and only ever goes up"),
             hint: format!("wrap it in `rate({name}[5m])` or `increase(...)`"),
         }),
         (false, Use::Rate) => out.push(Misuse {
@@ -113,6 +118,20 @@ fn selector(
             || service.selector.contains_key(&m.name)
             || matches!(m.name.as_str(), "job" | "instance" | "__name__")
             || (m.name == "le" && name.ends_with("_bucket"));
+        if known && matches!(m.op, promql_parser::label::MatchOp::Equal) {
+            let closed = service.label_defs.get(&m.name).and_then(|l| match &l.values {
+                super::LabelValues::Closed(values) => Some(values),
+                super::LabelValues::Open { .. } => None,
+            });
+            if let Some(values) = closed.filter(|v| !v.iter().any(|c| c.value == m.value)) {
+                let list: Vec<&str> = values.iter().map(|v| v.value.as_str()).collect();
+                out.push(Misuse {
+                    message: format!("`{}` is not a value of label `{}`", m.value, m.name),
+                    label: "never matches".into(),
+                    hint: format!("allowed: {}", list.join(", ")),
+                });
+            }
+        }
         if !known {
             out.push(Misuse {
                 message: format!(
@@ -127,5 +146,20 @@ fn selector(
                 },
             });
         }
+    }
+}
+
+/// A name that is not exposed but is one suffix away from a declared metric (`http_requests` for
+/// `http_requests_total`, `x_seconds` for a histogram) is a typo that would silently match nothing.
+fn lookalike(name: &str, service: &Service, out: &mut Vec<Misuse>) {
+    let found = service.metrics.iter().find(|m| {
+        name == m.name || name == m.family_name() || name.starts_with(&format!("{}_", m.family_name()))
+    });
+    if let Some(metric) = found {
+        out.push(Misuse {
+            message: format!("`{name}` is not a series that metric `{}` exposes", metric.name),
+            label: "matches nothing".into(),
+            hint: format!("exposed names: {}", metric.exposed_names().join(", ")),
+        });
     }
 }
