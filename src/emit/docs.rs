@@ -1,15 +1,669 @@
 //! Markdown SLO docs: one page per service and an index.
+//!
+//! Every string the pages show is computed here from the model; the templates only loop and branch, so the
+//! numbers in the docs are the very numbers the rules use.
 
-use anyhow::Result;
+use std::collections::BTreeSet;
 
-use crate::model::{Model, Service};
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::templates;
+use crate::model::{
+    promql, BurnRateAlert, Duration, Exact, LabelValues, Metric, MetricKind, Model, Selector,
+    Service, Severity, Sli, Slo, ThresholdAlert, Tier,
+};
+use crate::naming;
+
+/// Window of the error-ratio query shown in the docs: the shortest one the rules record.
+const SLI_DOCS_WINDOW: &str = "5m";
+
+#[derive(Serialize)]
+struct IndexContext {
+    source: String,
+    source_dirs: String,
+    services: Vec<IndexService>,
+    slos: Vec<IndexSlo>,
+    tiers: Vec<TierRow>,
+}
+
+#[derive(Serialize)]
+struct IndexService {
+    name: String,
+    rules: String,
+    dashboard: String,
+    module: String,
+    team: String,
+    tier: String,
+    slos: String,
+    description: String,
+}
+
+#[derive(Serialize)]
+struct IndexSlo {
+    service: String,
+    slo: String,
+    sli: String,
+    objective: String,
+    window: String,
+    budget_minutes: String,
+    tier: String,
+    alerts: String,
+}
+
+#[derive(Serialize)]
+struct TierRow {
+    name: String,
+    objective: String,
+    page: String,
+    ticket: String,
+    description: String,
+}
+
+#[derive(Serialize)]
+struct ServiceContext {
+    source: String,
+    name: String,
+    description: String,
+    team: String,
+    tier: String,
+    selector: String,
+    labels: String,
+    slo_rows: Vec<SloRow>,
+    slos: Vec<SloSection>,
+    alerts: Vec<AlertSection>,
+    alert_rows: Vec<AlertRow>,
+    metrics: Vec<MetricRow>,
+    label_rows: Vec<LabelRow>,
+}
+
+#[derive(Serialize)]
+struct SloRow {
+    slo: String,
+    sli: String,
+    objective: String,
+    window: String,
+    budget_minutes: String,
+    budget_ratio: String,
+    tier: String,
+}
+
+#[derive(Serialize)]
+struct SloSection {
+    heading: String,
+    description: String,
+    objective: String,
+    window: String,
+    budget_minutes: String,
+    budget_human: String,
+    budget_per_million: String,
+    tier: String,
+    sli_kind: String,
+    sli_words: String,
+    sli_promql: String,
+    burn_rows: Vec<BurnRow>,
+    burn_alert: String,
+    burn_severities: String,
+    absent_alert: String,
+    runbook: String,
+    alert_labels: String,
+    alert_annotations: String,
+}
+
+#[derive(Serialize)]
+struct BurnRow {
+    severity: String,
+    long: String,
+    short: String,
+    factor: String,
+    budget_spent: String,
+    threshold: String,
+    for_: String,
+    full_outage: String,
+    at_factor: String,
+    reset: String,
+}
+
+#[derive(Serialize)]
+struct AlertRow {
+    name: String,
+    severity: String,
+    for_: String,
+    summary: String,
+    runbook: String,
+}
+
+#[derive(Serialize)]
+struct AlertSection {
+    heading: String,
+    summary: String,
+    expr: String,
+}
+
+#[derive(Serialize)]
+struct MetricRow {
+    name: String,
+    kind: String,
+    unit: String,
+    labels: String,
+    buckets: String,
+    help: String,
+}
+
+#[derive(Serialize)]
+struct LabelRow {
+    name: String,
+    values: String,
+    help: String,
+}
 
 /// The index page listing every service and SLO.
 pub fn index(model: &Model) -> Result<String> {
-    Ok(format!("# SLOs\n\n{} services\n", model.services.len()))
+    let services = model
+        .services
+        .iter()
+        .map(|s| IndexService {
+            name: cell(&link(&s.name, &format!("{}/README.md", s.name))),
+            rules: cell(&link("rules.yml", &format!("{}/rules.yml", s.name))),
+            dashboard: cell(&link(
+                "dashboard.json",
+                &format!("{}/dashboard.json", s.name),
+            )),
+            module: cell(&link("metrics.rs", &format!("{}/metrics.rs", s.name))),
+            team: cell(&s.team),
+            tier: cell(&code(&s.tier)),
+            slos: s.slos.len().to_string(),
+            description: cell(&or_dash(&s.description)),
+        })
+        .collect();
+    let slos = model
+        .services
+        .iter()
+        .flat_map(|s| {
+            s.slos.iter().map(move |slo| IndexSlo {
+                service: cell(&link(&s.name, &format!("{}/README.md", s.name))),
+                slo: cell(&link(
+                    &code(&slo.name),
+                    &format!("{}/README.md#{}", s.name, slo_anchor(&slo.name)),
+                )),
+                sli: sli_kind(&slo.sli).into(),
+                objective: percent(slo.objective),
+                window: slo.window.promql(),
+                budget_minutes: format!("{} min", slo.budget.minutes),
+                tier: cell(&code(&slo.tier)),
+                alerts: severities(slo),
+            })
+        })
+        .collect();
+    let dirs = spec_dirs(model);
+    let context = IndexContext {
+        source: if dirs.is_empty() {
+            "the spec directory".into()
+        } else {
+            dirs.join(", ")
+        },
+        source_dirs: if dirs.is_empty() {
+            "the spec directory".into()
+        } else {
+            dirs.iter().map(|d| code(d)).collect::<Vec<_>>().join(", ")
+        },
+        services,
+        slos,
+        tiers: model.tiers.iter().map(tier_row).collect(),
+    };
+    render("index.md.j2", &context)
 }
 
 /// The page of one service.
-pub fn service(_model: &Model, service: &Service) -> Result<String> {
-    Ok(format!("# {}\n", service.name))
+pub fn service(model: &Model, service: &Service) -> Result<String> {
+    let tier = model.tiers.iter().find(|t| t.name == service.tier);
+    let context = ServiceContext {
+        source: service.source.clone(),
+        name: service.name.clone(),
+        description: prose(&service.description),
+        team: service.team.clone(),
+        tier: match tier {
+            Some(t) => format!(
+                "{} (default objective {}; {})",
+                code(&t.name),
+                percent(t.objective),
+                tier_alerting(t)
+            ),
+            None => code(&service.tier),
+        },
+        selector: if service.selector.is_empty() {
+            "none: queries match every series of the metric".into()
+        } else {
+            code(&promql::label_matchers(service, &Default::default(), &[]))
+        },
+        labels: pairs(&service.labels),
+        slo_rows: service.slos.iter().map(slo_row).collect(),
+        slos: service
+            .slos
+            .iter()
+            .map(|s| slo_section(service, s))
+            .collect(),
+        alert_rows: service.alerts.iter().map(alert_row).collect(),
+        alerts: service.alerts.iter().map(alert_section).collect(),
+        metrics: service.metrics.iter().map(metric_row).collect(),
+        label_rows: service
+            .label_defs
+            .values()
+            .map(|l| LabelRow {
+                name: cell(&code(&l.name)),
+                values: cell(&match &l.values {
+                    LabelValues::Closed(values) => format!(
+                        "closed: {}",
+                        values
+                            .iter()
+                            .map(|v| code(&v.value))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    LabelValues::Open { max_values } => format!(
+                        "open: at most {max_values} distinct values, later ones are recorded as {}",
+                        code("other")
+                    ),
+                }),
+                help: cell(&or_dash(&l.help)),
+            })
+            .collect(),
+    };
+    render("service.md.j2", &context)
+}
+
+/// Renders a page and normalises its end to exactly one newline.
+fn render<C: Serialize>(template: &str, context: &C) -> Result<String> {
+    let text = templates::environment()
+        .get_template(template)?
+        .render(context)
+        .with_context(|| format!("rendering {template}"))?;
+    Ok(format!("{}\n", text.trim_end()))
+}
+
+/// The spec directories the services came from (`slos/`), for the index header; the model keeps only each
+/// service's file.
+fn spec_dirs(model: &Model) -> Vec<String> {
+    let dirs: BTreeSet<String> = model
+        .services
+        .iter()
+        .map(|s| match s.source.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/"),
+            None => s.source.clone(),
+        })
+        .collect();
+    dirs.into_iter().collect()
+}
+
+fn tier_row(t: &Tier) -> TierRow {
+    TierRow {
+        name: cell(&code(&t.name)),
+        objective: percent(t.objective),
+        page: yes_no(t.page),
+        ticket: yes_no(t.ticket),
+        description: cell(&or_dash(&t.description)),
+    }
+}
+
+fn tier_alerting(t: &Tier) -> &'static str {
+    match (t.page, t.ticket) {
+        (true, true) => "pages and opens tickets",
+        (true, false) => "pages, no tickets",
+        (false, true) => "opens tickets, never pages",
+        (false, false) => "no burn-rate alerts",
+    }
+}
+
+fn slo_row(slo: &Slo) -> SloRow {
+    SloRow {
+        slo: cell(&link(
+            &code(&slo.name),
+            &format!("#{}", slo_anchor(&slo.name)),
+        )),
+        sli: sli_kind(&slo.sli).into(),
+        objective: percent(slo.objective),
+        window: slo.window.promql(),
+        budget_minutes: format!("{} min", slo.budget.minutes),
+        budget_ratio: slo.budget.ratio.to_string(),
+        tier: cell(&code(&slo.tier)),
+    }
+}
+
+fn slo_section(service: &Service, slo: &Slo) -> SloSection {
+    SloSection {
+        heading: format!("SLO {}", code(&slo.name)),
+        description: prose(&slo.description),
+        objective: percent(slo.objective),
+        window: format!("{} ({} days)", code(&slo.window.promql()), slo.window.days),
+        budget_minutes: slo.budget.minutes.to_string(),
+        budget_human: human_seconds(slo.budget.minutes.mul(Exact::int(60))),
+        budget_per_million: slo.budget.ratio.mul(Exact::int(1_000_000)).to_string(),
+        tier: code(&slo.tier),
+        sli_kind: sli_kind(&slo.sli).into(),
+        sli_words: sli_words(service, &slo.sli),
+        sli_promql: promql::sli_error_ratio(service, slo, SLI_DOCS_WINDOW),
+        burn_rows: slo.burn_rate_alerts.iter().map(burn_row).collect(),
+        burn_alert: code(&naming::slo_burn_alert(&service.name, &slo.name)),
+        burn_severities: slo
+            .burn_rate_alerts
+            .iter()
+            .map(|a| a.severity)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|s| code(severity(s)))
+            .collect::<Vec<_>>()
+            .join(" or "),
+        absent_alert: code(&naming::slo_absent_alert(&service.name, &slo.name)),
+        runbook: link(&slo.runbook_url, &slo.runbook_url),
+        alert_labels: pairs(&slo.alert_labels),
+        alert_annotations: pairs(&slo.alert_annotations),
+    }
+}
+
+fn burn_row(a: &BurnRateAlert) -> BurnRow {
+    BurnRow {
+        severity: severity(a.severity).into(),
+        long: a.long.promql(),
+        short: a.short.promql(),
+        factor: a.factor.to_string(),
+        budget_spent: percent(a.budget_share.mul(Exact::int(100))),
+        threshold: a.threshold.to_string(),
+        for_: a.for_.promql(),
+        full_outage: human_seconds(a.time_to_fire_full_outage),
+        at_factor: human_seconds(a.time_to_fire_at_factor),
+        reset: human_seconds(a.reset_time),
+    }
+}
+
+fn alert_row(a: &ThresholdAlert) -> AlertRow {
+    AlertRow {
+        name: cell(&link(
+            &code(&a.name),
+            &format!("#{}", alert_anchor(&a.name)),
+        )),
+        severity: severity(a.severity).into(),
+        for_: duration(a.for_),
+        summary: cell(&a.summary),
+        runbook: cell(&link("runbook", &a.runbook_url)),
+    }
+}
+
+fn alert_section(a: &ThresholdAlert) -> AlertSection {
+    AlertSection {
+        heading: format!("Alert {}", code(&a.name)),
+        summary: prose(&a.summary),
+        expr: a.expr.clone(),
+    }
+}
+
+fn metric_row(m: &Metric) -> MetricRow {
+    MetricRow {
+        name: cell(&code(&m.sample_name())),
+        kind: kind(m.kind).into(),
+        unit: cell(&m.unit.as_deref().map(code).unwrap_or_else(|| "—".into())),
+        labels: cell(&if m.labels.is_empty() {
+            "—".into()
+        } else {
+            m.labels
+                .iter()
+                .map(|l| code(l))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
+        buckets: if m.buckets.is_empty() {
+            "—".into()
+        } else {
+            m.buckets
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        help: cell(&or_dash(&m.help)),
+    }
+}
+
+/// GitHub's anchor of the heading `SLO `<name>``.
+fn slo_anchor(name: &str) -> String {
+    format!("slo-{name}")
+}
+
+/// GitHub's anchor of the heading `Alert `<name>``.
+fn alert_anchor(name: &str) -> String {
+    format!("alert-{}", name.to_lowercase())
+}
+
+fn sli_kind(sli: &Sli) -> &'static str {
+    match sli {
+        Sli::Ratio { .. } => "ratio",
+        Sli::Latency { .. } => "latency",
+    }
+}
+
+fn kind(k: MetricKind) -> &'static str {
+    match k {
+        MetricKind::Counter => "counter",
+        MetricKind::Gauge => "gauge",
+        MetricKind::Histogram => "histogram",
+    }
+}
+
+fn severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Page => "page",
+        Severity::Ticket => "ticket",
+        Severity::Info => "info",
+    }
+}
+
+/// The severities an SLO's burn-rate alerts use: `page, ticket`, or `none`.
+fn severities(slo: &Slo) -> String {
+    let set: BTreeSet<Severity> = slo.burn_rate_alerts.iter().map(|a| a.severity).collect();
+    if set.is_empty() {
+        "none".into()
+    } else {
+        set.into_iter().map(severity).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// The SLI in a sentence: which events are bad and which are counted at all.
+fn sli_words(service: &Service, sli: &Sli) -> String {
+    match sli {
+        Sli::Ratio { errors, total } => format!(
+            "the share of bad events among all events. Bad events are {}; all events are {}.",
+            counted(service, errors),
+            counted(service, total)
+        ),
+        Sli::Latency {
+            histogram,
+            threshold,
+            ..
+        } => {
+            let metric = metric(service, &histogram.metric);
+            let unit = match metric.unit.as_deref() {
+                Some("seconds") => " s".to_string(),
+                Some(unit) => format!(" {unit}"),
+                None => String::new(),
+            };
+            format!(
+                "the share of requests slower than {threshold}{unit} among all requests, as counted by {}.",
+                counted(service, histogram)
+            )
+        }
+    }
+}
+
+/// `` `http_requests_total` with `status` = `5xx` `` for a selector.
+fn counted(service: &Service, selector: &Selector) -> String {
+    let m = metric(service, &selector.metric);
+    let mut text = code(&match m.kind {
+        MetricKind::Histogram => m.family_name(),
+        _ => m.sample_name(),
+    });
+    let conditions: Vec<String> = selector
+        .matchers
+        .iter()
+        .map(|(label, values)| match values.as_slice() {
+            [one] => format!("{} = {}", code(label), code(one)),
+            many => format!(
+                "{} in {}",
+                code(label),
+                many.iter().map(|v| code(v)).collect::<Vec<_>>().join(", ")
+            ),
+        })
+        .collect();
+    if !conditions.is_empty() {
+        text.push_str(" with ");
+        text.push_str(&conditions.join(" and "));
+    }
+    text
+}
+
+/// The metric a selector names; lowering resolved every reference, so it exists.
+fn metric<'a>(service: &'a Service, name: &str) -> &'a Metric {
+    service
+        .metrics
+        .iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("model invariant: metric {name} resolved at lowering"))
+}
+
+fn percent(value: Exact) -> String {
+    format!("{value}%")
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.into()
+}
+
+/// `0s` reads as "none" in a table; other durations as Prometheus writes them.
+fn duration(d: Duration) -> String {
+    if d.seconds == 0 {
+        "—".into()
+    } else {
+        d.promql()
+    }
+}
+
+/// `` `k` = `v` `` pairs, or empty when there are none (the template then leaves the line out).
+fn pairs(map: &std::collections::BTreeMap<String, String>) -> String {
+    map.iter()
+        .map(|(k, v)| format!("{} = {}", code(k), code(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn link(text: &str, target: &str) -> String {
+    format!("[{text}]({target})")
+}
+
+/// An inline code span that survives backticks in its content.
+fn code(text: &str) -> String {
+    let longest_run = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest_run + 1);
+    if longest_run > 0 {
+        format!("{fence} {text} {fence}")
+    } else {
+        format!("{fence}{text}{fence}")
+    }
+}
+
+/// Free text for a paragraph: no trailing spaces on any line, no leading or trailing blank lines.
+fn prose(text: &str) -> String {
+    text.trim()
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Text for a table cell: one line, pipes escaped (GitHub escapes them inside code spans too).
+fn cell(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('|', "\\|")
+}
+
+fn or_dash(text: &str) -> String {
+    if text.trim().is_empty() {
+        "—".into()
+    } else {
+        text.to_string()
+    }
+}
+
+/// A count of seconds for people: `51.8 s` under a minute, `2 min 52 s` under an hour, `2 h 24 min` above,
+/// each rounded half up to its last unit.
+fn human_seconds(seconds: Exact) -> String {
+    let tenths = round_half_up(seconds.mul(Exact::int(10)));
+    if tenths < 600 {
+        return if tenths % 10 == 0 {
+            format!("{} s", tenths / 10)
+        } else {
+            format!("{}.{} s", tenths / 10, tenths % 10)
+        };
+    }
+    let whole = round_half_up(seconds);
+    if whole < 3600 {
+        return match whole % 60 {
+            0 => format!("{} min", whole / 60),
+            s => format!("{} min {s} s", whole / 60),
+        };
+    }
+    let minutes = round_half_up(seconds.div(Exact::int(60)));
+    let parts = [
+        (minutes / 1440, "d"),
+        (minutes / 60 % 24, "h"),
+        (minutes % 60, "min"),
+    ];
+    parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n} {unit}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The nearest whole number, halves rounded up, read off the exact decimal so no float rounding creeps in.
+fn round_half_up(value: Exact) -> u128 {
+    let text = value.to_string();
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let int: u128 = int
+        .parse()
+        .expect("Exact prints a plain non-negative decimal");
+    match frac.chars().next() {
+        Some(d) if d >= '5' => int + 1,
+        _ => int,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(text: &str) -> String {
+        human_seconds(Exact::parse_decimal(text).unwrap())
+    }
+
+    #[test]
+    fn human_durations_round_to_their_last_unit() {
+        assert_eq!(secs("0"), "0 s");
+        assert_eq!(secs("51.84"), "51.8 s");
+        assert_eq!(secs("51.85"), "51.9 s");
+        assert_eq!(secs("59.96"), "1 min");
+        assert_eq!(secs("171.84"), "2 min 52 s");
+        assert_eq!(secs("295.68"), "4 min 56 s");
+        assert_eq!(secs("3720"), "1 h 2 min");
+        assert_eq!(secs("8640"), "2 h 24 min");
+        assert_eq!(secs("270000"), "3 d 3 h");
+        assert_eq!(secs("3599.5"), "1 h");
+    }
+
+    #[test]
+    fn cells_stay_on_one_line_and_escape_pipes() {
+        assert_eq!(cell("a |\n b"), "a \\| b");
+        assert_eq!(code("x`y"), "`` x`y ``");
+        assert_eq!(code("status"), "`status`");
+    }
 }
