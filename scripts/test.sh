@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The project's one test command: installs the real tools the tests run (when missing), then runs every test.
+# Used by developers and by CI (.ci/run). Tests never mock these tools; they fail if a tool is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)       # promtool check/test rules, check metrics
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)  # runtime cache tests
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  need+=(postgresql)                                               # runtime database tests
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo run --quiet --locked --bin slogen -- check
+cargo test --workspace --locked
