@@ -1,0 +1,285 @@
+//! Labels: closed enums, open interned strings, and the [`Slot`] cursor that turns a label set into an index.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// The value an open label takes once it has `max_values` distinct values, so the series count stays bounded.
+pub const OVERFLOW_VALUE: &str = "other";
+
+/// A closed label: an enum whose variants are all the values the label can take.
+///
+/// Implemented by the generated enums, so a misspelt value is a compile error and the slot index is plain
+/// arithmetic on the variant's position.
+pub trait LabelValue: Copy {
+    /// The exposed value of each variant, in variant order.
+    const VALUES: &'static [&'static str];
+
+    /// The variant's position in [`VALUES`](Self::VALUES).
+    fn index(self) -> usize;
+}
+
+/// The labels of one family, implemented by the generated `...Labels` structs.
+///
+/// The implementing type is the `'static` form; [`Borrowed`](Self::Borrowed) is what callers pass, so an
+/// open label can borrow the request's route instead of allocating a `String` per recording.
+pub trait LabelSet {
+    /// The label struct as callers build it, borrowing open label values.
+    type Borrowed<'a>;
+
+    /// Label names in dimension order; exposition writes labels in this order.
+    const NAMES: &'static [&'static str];
+
+    /// Feeds each label to `slot`, in [`NAMES`](Self::NAMES) order, one `closed` or `open` call per label.
+    fn slot(labels: &Self::Borrowed<'_>, slot: &mut Slot<'_>);
+}
+
+/// The label set of a metric without labels; its family has a single slot and derefs to the metric.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct NoLabels;
+
+impl LabelSet for NoLabels {
+    type Borrowed<'a> = NoLabels;
+    const NAMES: &'static [&'static str] = &[];
+
+    fn slot(_: &NoLabels, _: &mut Slot<'_>) {}
+}
+
+/// An open label (e.g. `route`): any string, up to a fixed number of distinct values.
+///
+/// Cloning is cheap and clones share one interner, so every family using the label agrees on value ids and
+/// on the limit, and the dropped count is reported once per label.
+#[derive(Clone)]
+pub struct OpenLabel(Arc<OpenInner>);
+
+struct OpenInner {
+    name: &'static str,
+    max_values: usize,
+    interner: RwLock<Interner>,
+    dropped: AtomicU64,
+}
+
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<Arc<str>, usize>,
+    values: Vec<Arc<str>>,
+}
+
+impl OpenLabel {
+    /// Creates the label `name`, admitting at most `max_values` distinct values besides [`OVERFLOW_VALUE`].
+    pub fn new(name: &'static str, max_values: usize) -> Self {
+        OpenLabel(Arc::new(OpenInner {
+            name,
+            max_values,
+            interner: RwLock::new(Interner::default()),
+            dropped: AtomicU64::new(0),
+        }))
+    }
+
+    /// The label name, as exposed in `slogen_label_values_dropped_total{label="..."}`.
+    pub fn name(&self) -> &'static str {
+        self.0.name
+    }
+
+    /// How many distinct values the label admits before folding new ones into [`OVERFLOW_VALUE`].
+    pub fn max_values(&self) -> usize {
+        self.0.max_values
+    }
+
+    /// How many recordings had their value replaced by [`OVERFLOW_VALUE`] because the label was full.
+    ///
+    /// This counts recordings, not distinct values: remembering every rejected value would be the unbounded
+    /// memory the limit exists to prevent.
+    pub fn dropped(&self) -> u64 {
+        self.0.dropped.load(Relaxed)
+    }
+
+    /// The id of `value`: stable for the life of the process, in `0..=max_values`, where `max_values` is the
+    /// id of [`OVERFLOW_VALUE`].
+    ///
+    /// Known values and a full label only take the read lock; the write lock is taken once per new value.
+    pub fn intern(&self, value: &str) -> usize {
+        let inner = &*self.0;
+        if value == OVERFLOW_VALUE {
+            return inner.max_values;
+        }
+        {
+            let interner = inner
+                .interner
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(&id) = interner.ids.get(value) {
+                return id;
+            }
+            if interner.values.len() >= inner.max_values {
+                inner.dropped.fetch_add(1, Relaxed);
+                return inner.max_values;
+            }
+        }
+        let mut interner = inner
+            .interner
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(&id) = interner.ids.get(value) {
+            return id;
+        }
+        if interner.values.len() >= inner.max_values {
+            inner.dropped.fetch_add(1, Relaxed);
+            return inner.max_values;
+        }
+        let id = interner.values.len();
+        let value: Arc<str> = Arc::from(value);
+        interner.values.push(Arc::clone(&value));
+        interner.ids.insert(value, id);
+        id
+    }
+
+    /// The value behind an id returned by [`intern`](Self::intern).
+    pub(crate) fn value(&self, id: usize) -> LabelText {
+        if id == self.0.max_values {
+            return LabelText::Static(OVERFLOW_VALUE);
+        }
+        let interner = self
+            .0
+            .interner
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        LabelText::Shared(Arc::clone(&interner.values[id]))
+    }
+
+    /// Whether both handles share one interner (the same label, not merely the same name).
+    pub(crate) fn same(&self, other: &OpenLabel) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Debug for OpenLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenLabel")
+            .field("name", &self.name())
+            .field("max_values", &self.max_values())
+            .field("dropped", &self.dropped())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A label value ready for exposition.
+#[derive(Debug)]
+pub(crate) enum LabelText {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl LabelText {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            LabelText::Static(text) => text,
+            LabelText::Shared(text) => text,
+        }
+    }
+}
+
+/// One label of a family as declared to [`Family::new`](crate::Family::new): it fixes the label's
+/// cardinality, hence the family's slot count.
+#[derive(Clone, Debug)]
+pub struct Dimension(Kind);
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Closed(&'static [&'static str]),
+    Open(OpenLabel),
+}
+
+impl Dimension {
+    /// A closed label whose values are the variants of `V`.
+    pub fn closed<V: LabelValue>() -> Self {
+        Dimension(Kind::Closed(V::VALUES))
+    }
+
+    /// An open label; the family shares `label`'s interner and limit.
+    pub fn open(label: &OpenLabel) -> Self {
+        Dimension(Kind::Open(label.clone()))
+    }
+
+    /// Number of ids the label can take: its values, plus [`OVERFLOW_VALUE`] for an open label.
+    pub fn cardinality(&self) -> usize {
+        match &self.0 {
+            Kind::Closed(values) => values.len(),
+            Kind::Open(label) => label.max_values() + 1,
+        }
+    }
+
+    /// The open label behind this dimension, if it is open.
+    pub fn open_label(&self) -> Option<&OpenLabel> {
+        match &self.0 {
+            Kind::Closed(_) => None,
+            Kind::Open(label) => Some(label),
+        }
+    }
+
+    /// The exposed value of `id`.
+    pub(crate) fn value(&self, id: usize) -> LabelText {
+        match &self.0 {
+            Kind::Closed(values) => LabelText::Static(values[id]),
+            Kind::Open(label) => label.value(id),
+        }
+    }
+}
+
+/// The cursor [`LabelSet::slot`] feeds labels into; it accumulates the mixed-radix slot index.
+#[derive(Debug)]
+pub struct Slot<'a> {
+    dimensions: &'a [Dimension],
+    next: usize,
+    index: usize,
+}
+
+impl<'a> Slot<'a> {
+    pub(crate) fn new(dimensions: &'a [Dimension]) -> Self {
+        Slot {
+            dimensions,
+            next: 0,
+            index: 0,
+        }
+    }
+
+    /// The slot index, once every label has been fed.
+    pub(crate) fn finish(self) -> usize {
+        debug_assert_eq!(
+            self.next,
+            self.dimensions.len(),
+            "the label set fed fewer labels than the family has"
+        );
+        self.index
+    }
+
+    /// Feeds a closed label. The cardinality is a constant of `V`, so this compiles to a multiply-add.
+    #[inline]
+    pub fn closed<V: LabelValue>(&mut self, value: V) {
+        debug_assert!(
+            matches!(self.dimensions.get(self.next), Some(Dimension(Kind::Closed(values))) if *values == V::VALUES),
+            "label {} of the label set does not match the family's dimension",
+            self.next
+        );
+        debug_assert!(
+            value.index() < V::VALUES.len(),
+            "LabelValue::index out of range"
+        );
+        self.index = self.index * V::VALUES.len() + value.index();
+        self.next += 1;
+    }
+
+    /// Feeds an open label, interning `value` (or mapping it to [`OVERFLOW_VALUE`] when the label is full).
+    #[inline]
+    pub fn open(&mut self, value: &str) {
+        let Some(Dimension(Kind::Open(label))) = self.dimensions.get(self.next) else {
+            panic!(
+                "label {} of the label set is open but the family's dimension is not",
+                self.next
+            );
+        };
+        self.index = self.index * (label.max_values() + 1) + label.intern(value);
+        self.next += 1;
+    }
+}
