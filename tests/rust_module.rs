@@ -68,3 +68,17 @@ fn generated_modules_parse_and_declare_every_metric() {
         }
     }
 }
+
+/// The runtime crate's contract test compiles a generated module; it must be exactly what the emitter writes.
+#[test]
+fn runtime_contract_module_is_current_generator_output() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime/tests/contract");
+    let files = slogen::load::spec_dir(&dir).unwrap();
+    let model = slogen::model::lower(&files).unwrap_or_else(|_| panic!("contract spec is valid"));
+    let expected = slogen::emit::rust::emit(&model.services[0]).unwrap();
+    let committed = std::fs::read_to_string(dir.join("example_metrics.rs")).unwrap();
+    assert!(
+        committed == expected,
+        "runtime/tests/contract/example_metrics.rs is stale: run `cargo run -- generate --slos runtime/tests/contract --out /tmp/c` and copy /tmp/c/example/metrics.rs over it"
+    );
+}

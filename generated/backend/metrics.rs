@@ -171,6 +171,7 @@ impl LabelValue for Provider {
 
 /// Class of the HTTP response status code the API returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(clippy::enum_variant_names)] // `5xx` needs a letter first: `Status5xx`
 pub enum Status {
     /// `1xx`
     Status1xx,
@@ -194,6 +195,7 @@ impl LabelValue for Status {
 
 /// Class of the HTTP status an external API answered with; `no_response` when the call failed before a response arrived (connect error or timeout).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(clippy::enum_variant_names)] // `5xx` needs a letter first: `Status5xx`
 pub enum StatusClass {
     /// `1xx`
     StatusClass1xx,

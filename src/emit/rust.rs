@@ -26,6 +26,8 @@ struct ModuleContext {
 #[derive(Serialize)]
 struct EnumContext {
     name: String,
+    /// Some variant starts with the enum's own name, which clippy's `enum_variant_names` flags.
+    prefixed: bool,
     doc: Vec<String>,
     variants: Vec<VariantContext>,
     values: String,
@@ -92,6 +94,7 @@ pub fn emit(service: &Service) -> Result<String> {
         .filter_map(|label| match &label.values {
             LabelValues::Closed(values) => Some(EnumContext {
                 name: upper_camel(&label.name),
+                prefixed: values.iter().any(|v| v.variant.starts_with(&upper_camel(&label.name))),
                 doc: doc_lines(&label.help),
                 values: list(values.iter().map(|v| literal(&v.value))),
                 variants: values
