@@ -33,10 +33,23 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+// Generated modules name this crate by path; the reference module compiles one inside the crate itself.
+extern crate self as slogen_runtime;
+
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod endpoints;
 mod expose;
+pub mod external;
 mod family;
+pub mod http;
+pub mod jobs;
 mod label;
 mod metric;
+pub mod record;
+pub mod reference;
+pub mod slow_query;
 
 pub use expose::{encode_text, register, MetricSet, Visitor, DROPPED_METRIC};
 pub use family::{AnyFamily, Family};

@@ -1,0 +1,1 @@
+//! Tracking calls to external APIs.

@@ -1,0 +1,1 @@
+//! The tower layer that instruments HTTP requests.

@@ -1,0 +1,1 @@
+//! The slow-query log: JSON lines with size-based rotation.
