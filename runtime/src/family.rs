@@ -4,6 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeLabel, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder,
@@ -11,6 +12,7 @@ use prometheus_client::encoding::{
 };
 use prometheus_client::registry::Unit;
 
+use crate::expose::{FamilyWriter, Layout};
 use crate::label::{Dimension, LabelSet, LabelText, NoLabels, Slot};
 use crate::metric::Metric;
 
@@ -25,6 +27,10 @@ pub struct Family<L, M> {
     has_open: bool,
     slots: Box<[Entry<M>]>,
     labels: PhantomData<fn() -> L>,
+    /// The exposition text that never changes, built by the first
+    /// [`encode_prometheus`](crate::encode_prometheus) or [`encode_openmetrics`](crate::encode_openmetrics),
+    /// so a family never scraped that way pays nothing.
+    layout: OnceLock<Layout>,
 }
 
 /// A metric and whether it was ever recorded into; the flag sits next to the metric so checking it costs
@@ -107,6 +113,7 @@ impl<L: LabelSet, M> Family<L, M> {
                 })
                 .collect(),
             labels: PhantomData,
+            layout: OnceLock::new(),
         }
     }
 
@@ -156,6 +163,9 @@ pub trait AnyFamily: Send + Sync {
 
     /// A detached copy of the current values, for encoding a metric set that is only borrowed.
     fn snapshot(&self) -> Box<dyn AnyFamily>;
+
+    /// Writes the family's descriptor and exposed series with the crate's own encoders.
+    fn expose(&self, writer: &mut FamilyWriter<'_>);
 }
 
 impl<L: LabelSet + 'static, M: Metric> AnyFamily for Family<L, M> {
@@ -205,11 +215,49 @@ impl<L: LabelSet + 'static, M: Metric> AnyFamily for Family<L, M> {
                 })
                 .collect(),
             labels: PhantomData,
+            layout: OnceLock::new(),
         })
+    }
+
+    fn expose(&self, writer: &mut FamilyWriter<'_>) {
+        let layout = self.layout.get_or_init(|| {
+            Layout::new(
+                self.name,
+                self.help,
+                self.unit.as_ref().map(Unit::as_str),
+                M::TYPE,
+                L::NAMES,
+                &self.dimensions,
+            )
+        });
+        let has_open = self.has_open;
+        writer.family(
+            layout,
+            self.slots
+                .iter()
+                .enumerate()
+                .filter(|(_, entry)| !has_open || entry.touched.load(Ordering::Acquire))
+                .map(|(index, entry)| (index, &entry.metric)),
+        );
     }
 }
 
 impl<L, M> Family<L, M> {
+    /// Calls `f` with the label values (in [`LabelSet::NAMES`] order) and the metric of every exposed series:
+    /// every slot when all labels are closed, the recorded ones otherwise. For digests a service computes
+    /// from live values, such as the development summary; allocates, so keep it off recording paths.
+    pub fn for_each(&self, mut f: impl FnMut(&[&str], &M)) {
+        let mut values = Vec::with_capacity(self.dimensions.len());
+        for (index, entry) in self.slots.iter().enumerate() {
+            if self.has_open && !entry.touched.load(Ordering::Acquire) {
+                continue;
+            }
+            self.decode(index, &mut values);
+            let labels: Vec<&str> = values.iter().map(LabelText::as_str).collect();
+            f(&labels, &entry.metric);
+        }
+    }
+
     /// Splits a slot index back into one label value per dimension (the inverse of [`Slot`]).
     fn decode(&self, mut index: usize, values: &mut Vec<LabelText>) {
         values.clear();

@@ -1,5 +1,6 @@
 //! Labels: closed enums, open interned strings, and the [`Slot`] cursor that turns a label set into an index.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -64,6 +65,9 @@ struct OpenInner {
 struct Interner {
     ids: HashMap<Arc<str>, usize>,
     values: Vec<Arc<str>>,
+    /// Each value escaped for exposition, by id: escaping once here keeps it out of every scrape. Shares the
+    /// value's allocation when nothing needed escaping.
+    escaped: Vec<Arc<str>>,
 }
 
 impl OpenLabel {
@@ -130,6 +134,11 @@ impl OpenLabel {
         }
         let id = interner.values.len();
         let value: Arc<str> = Arc::from(value);
+        let escaped = match escape(&value) {
+            Cow::Borrowed(_) => Arc::clone(&value),
+            Cow::Owned(escaped) => Arc::from(escaped),
+        };
+        interner.escaped.push(escaped);
         interner.values.push(Arc::clone(&value));
         interner.ids.insert(value, id);
         id
@@ -148,6 +157,20 @@ impl OpenLabel {
         LabelText::Shared(Arc::clone(&interner.values[id]))
     }
 
+    /// Appends the escaped value behind an id returned by [`intern`](Self::intern) to `out`.
+    pub(crate) fn write_escaped(&self, id: usize, out: &mut Vec<u8>) {
+        if id == self.0.max_values {
+            out.extend_from_slice(OVERFLOW_VALUE.as_bytes());
+            return;
+        }
+        let interner = self
+            .0
+            .interner
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        out.extend_from_slice(interner.escaped[id].as_bytes());
+    }
+
     /// Whether both handles share one interner (the same label, not merely the same name).
     pub(crate) fn same(&self, other: &OpenLabel) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
@@ -162,6 +185,24 @@ impl fmt::Debug for OpenLabel {
             .field("dropped", &self.dropped())
             .finish_non_exhaustive()
     }
+}
+
+/// `value` escaped as a label value in both exposition formats: `\\`, `\"` and `\n`; borrowed when
+/// nothing needs escaping, which is the common case.
+pub(crate) fn escape(value: &str) -> Cow<'_, str> {
+    if !value.contains(['\\', '"', '\n']) {
+        return Cow::Borrowed(value);
+    }
+    let mut escaped = String::with_capacity(value.len() + 2);
+    for character in value.chars() {
+        match character {
+            '\\' => escaped.push_str("\\\\"),
+            '"' => escaped.push_str("\\\""),
+            '\n' => escaped.push_str("\\n"),
+            other => escaped.push(other),
+        }
+    }
+    Cow::Owned(escaped)
 }
 
 /// A label value ready for exposition.

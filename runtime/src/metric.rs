@@ -7,13 +7,20 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::{MetricType, TypedMetric};
 
+use crate::expose::Series;
+
 /// A metric kind that a [`Family`](crate::Family) can expose.
 ///
-/// The prometheus-client traits do the encoding; `snapshot` exists so that a borrowed metric set can be
-/// copied into the `'static` collector that prometheus-client requires (see [`encode_text`](crate::encode_text)).
+/// `write_samples` feeds the crate's own encoders ([`encode_prometheus`](crate::encode_prometheus),
+/// [`encode_openmetrics`](crate::encode_openmetrics)); the prometheus-client traits serve
+/// [`register`](crate::register) and [`encode_text`](crate::encode_text), and `snapshot` exists so that a
+/// borrowed metric set can be copied into the `'static` collector that prometheus-client requires.
 pub trait Metric: EncodeMetric + TypedMetric + Send + Sync + 'static {
     /// A detached copy of the current value.
     fn snapshot(&self) -> Self;
+
+    /// Writes this metric's sample lines for one series; the series carries the name and label text.
+    fn write_samples(&self, series: &mut Series<'_>);
 }
 
 /// A monotonically increasing count, such as requests handled.
@@ -56,6 +63,10 @@ impl EncodeMetric for Counter {
 impl Metric for Counter {
     fn snapshot(&self) -> Self {
         Counter(AtomicU64::new(self.get()))
+    }
+
+    fn write_samples(&self, series: &mut Series<'_>) {
+        series.counter(self.get());
     }
 }
 
@@ -117,6 +128,10 @@ impl EncodeMetric for Gauge {
 impl Metric for Gauge {
     fn snapshot(&self) -> Self {
         Gauge(AtomicI64::new(self.get()))
+    }
+
+    fn write_samples(&self, series: &mut Series<'_>) {
+        series.gauge(self.get());
     }
 }
 
@@ -242,5 +257,9 @@ impl Metric for Histogram {
                 .collect(),
             sum: AtomicU64::new(self.sum.load(Relaxed)),
         }
+    }
+
+    fn write_samples(&self, series: &mut Series<'_>) {
+        series.histogram(self.bounds, &self.buckets, self.sum());
     }
 }
