@@ -1,8 +1,17 @@
 //! The reference backend: the service slogen was first built for, instrumented through its generated module.
 //!
-//! [`metrics`] is `generated/backend/metrics.rs`, compiled as is; the rest of this module implements the
-//! [`crate::record`] traits for it and wires the runtime into an axum service.
+//! [`metrics`] is `generated/backend/metrics.rs`, compiled as is; [`recorders`] implements the
+//! [`crate::record`] traits for it, the summary module implements [`crate::endpoints::Summary`], and
+//! [`service`] wires the runtime into an axum service that exercises every metric.
 
 #[rustfmt::skip] // generated: `cargo fmt` must not rewrite it, or `slogen check` fails
 #[path = "../../../generated/backend/metrics.rs"]
 pub mod metrics;
+
+pub mod recorders;
+pub mod service;
+mod summary;
+
+pub use service::{
+    app, schedule_jobs, AppState, FaultSettings, Settings, SettingsError, StartError,
+};

@@ -1,0 +1,853 @@
+//! The reference backend's HTTP API, wired to PostgreSQL, Redis and a payment provider through the
+//! runtime, so every metric of `slos/backend.toml` is fed by real traffic.
+//!
+//! | Route | What it does | Feeds |
+//! |---|---|---|
+//! | `GET /health` | liveness | `http_*` |
+//! | `POST /users` | inserts a user, caches it | `db_*` (insert), `cache_*` (set) |
+//! | `GET /users/{id}` | reads a user through the cache | `cache_*` (get), `db_*` (select) on a miss |
+//! | `PATCH /users/{id}` | renames a user, evicts it | `db_*` (update), `cache_*` (delete) |
+//! | `DELETE /users/{id}` | deletes a user, evicts it | `db_*` (delete), `cache_*` (delete) |
+//! | `POST /payments` | charges a card at the provider | `external_api_*` (`stripe`, `create_charge`) |
+//! | `POST /newsletter/subscriptions` | subscribes an email | `external_api_*` (`beehiiv`, `add_subscriber`) |
+//! | `POST /jobs/{name}/run` | runs a background job now | `job_*`, `jobs_running` |
+//! | `GET /slow?ms=` | a statement sleeping `ms` in PostgreSQL | latency, `db_slow_queries` |
+//! | `GET`/`POST /admin/faults` | reads or sets the fault switch | — |
+//! | `GET /metrics`, `GET /metrics/summary` | exposition, development digest | — |
+//!
+//! The fault switch makes a share of API requests (the routes above `/admin`, except `/health`) answer 500
+//! and adds latency to all of them, so alerts and dashboards can be watched reacting. It is
+//! unauthenticated: this is a demonstration service, not a template for production access control.
+
+use std::error::Error;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+use tokio_postgres::error::SqlState;
+
+use super::metrics::{Metrics, Provider};
+use crate::cache::{Cache, CacheConfig, CacheError};
+use crate::config::{ConfigError, RuntimeConfig};
+use crate::db::Database;
+use crate::endpoints::{metrics_router, Summary};
+use crate::external::{ExternalApiTracker, TimedOut};
+use crate::http::{current_request_id, HttpMetricsLayer, REQUEST_ID_HEADER};
+use crate::jobs::{every, run_job, JobPanicked};
+use crate::slow_query::{SlowQueryConfig, SlowQueryLog};
+
+/// The variable holding the PostgreSQL URL (required).
+pub const DATABASE_URL: &str = "DATABASE_URL";
+/// The variable holding the Redis URL.
+pub const REDIS_URL: &str = "REDIS_URL";
+/// The variable holding the listen address.
+pub const BIND: &str = "BIND";
+/// The variable holding the payment provider's base URL.
+pub const STRIPE_BASE_URL: &str = "STRIPE_BASE_URL";
+/// The variable holding the newsletter provider's base URL.
+pub const BEEHIIV_BASE_URL: &str = "BEEHIIV_BASE_URL";
+/// The variable holding the timeout of calls to external APIs, in seconds.
+pub const EXTERNAL_API_TIMEOUT_SECONDS: &str = "EXTERNAL_API_TIMEOUT_SECONDS";
+
+/// How long a user stays cached.
+const USER_TTL: Duration = Duration::from_secs(60);
+
+/// The longest `/slow` sleeps, so the demo route cannot hold a connection for minutes.
+const MAX_SLOW_MS: u64 = 10_000;
+
+/// The longest latency the fault switch adds.
+const MAX_FAULT_LATENCY_MS: u64 = 60_000;
+
+/// The background jobs `POST /jobs/{name}/run` knows, so a client cannot invent `job_name` values.
+pub const JOBS: [&str; 2] = [REFRESH_USER_COUNT, SEND_DIGEST_EMAILS];
+
+/// Counts users into the cache; real work, scheduled by the binary.
+const REFRESH_USER_COUNT: &str = "refresh_user_count";
+
+/// A stand-in for an email job, whose outcome the caller picks (`?outcome=failure`), to show failures.
+const SEND_DIGEST_EMAILS: &str = "send_digest_emails";
+
+/// Serializes the schema creation of concurrent instances sharing a database.
+const MIGRATION_LOCK: i64 = 0x5106_0001;
+
+/// The reference service's settings: the runtime's plus where its dependencies are.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// The runtime's settings (metrics endpoint, slow-query log, environment).
+    pub runtime: RuntimeConfig,
+    /// `DATABASE_URL`: a `postgres://` URL or `key=value` connection string.
+    pub database_url: String,
+    /// `REDIS_URL`, default `redis://127.0.0.1:6379/`; Redis may be down at startup.
+    pub redis_url: String,
+    /// `BIND`, default `127.0.0.1:8000`.
+    pub bind: SocketAddr,
+    /// `STRIPE_BASE_URL`, default `http://127.0.0.1:12111` (stripe-mock's port): the service posts JSON
+    /// to `<base>/v1/charges`. Plain `http://` only: the runtime builds `reqwest` without TLS.
+    pub stripe_base_url: String,
+    /// `BEEHIIV_BASE_URL`, default `http://127.0.0.1:12112`: the service posts to `<base>/v2/subscriptions`.
+    pub beehiiv_base_url: String,
+    /// `EXTERNAL_API_TIMEOUT_SECONDS`, default 10: past it a provider call is abandoned and counted as a
+    /// timeout.
+    pub external_api_timeout: Duration,
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `vars` (a variable's value, or `None` when unset), reporting every
+    /// malformed or missing variable at once.
+    pub fn from_vars(vars: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let mut problems = Vec::new();
+        let runtime = RuntimeConfig::from_vars(&vars).unwrap_or_else(|error: ConfigError| {
+            problems.extend(error.invalid().iter().map(ToString::to_string));
+            RuntimeConfig::default()
+        });
+        let mut read = |name: &str,
+                        default: Option<&str>,
+                        check: fn(&str) -> Result<(), String>| {
+            match vars(name).or_else(|| default.map(str::to_owned)) {
+                None => {
+                    problems.push(format!("{name} is not set"));
+                    String::new()
+                }
+                Some(value) => {
+                    if let Err(expected) = check(&value) {
+                        problems.push(format!("invalid {name}={value:?}: expected {expected}"));
+                    }
+                    value
+                }
+            }
+        };
+        let database_url = read(DATABASE_URL, None, check_database_url);
+        let redis_url = read(REDIS_URL, Some("redis://127.0.0.1:6379/"), check_redis_url);
+        let bind = read(BIND, Some("127.0.0.1:8000"), check_bind);
+        let stripe_base_url = read(
+            STRIPE_BASE_URL,
+            Some("http://127.0.0.1:12111"),
+            check_http_url,
+        );
+        let beehiiv_base_url = read(
+            BEEHIIV_BASE_URL,
+            Some("http://127.0.0.1:12112"),
+            check_http_url,
+        );
+        let timeout = read(EXTERNAL_API_TIMEOUT_SECONDS, Some("10"), check_seconds);
+        if !problems.is_empty() {
+            return Err(SettingsError { problems });
+        }
+        Ok(Settings {
+            runtime,
+            database_url,
+            redis_url,
+            bind: bind.parse().expect("checked above"),
+            stripe_base_url: stripe_base_url.trim_end_matches('/').to_owned(),
+            beehiiv_base_url: beehiiv_base_url.trim_end_matches('/').to_owned(),
+            external_api_timeout: Duration::from_secs_f64(
+                timeout.trim().parse().expect("checked above"),
+            ),
+        })
+    }
+}
+
+fn check_database_url(value: &str) -> Result<(), String> {
+    tokio_postgres::Config::from_str(value)
+        .map(drop)
+        .map_err(|error| format!("a PostgreSQL URL such as `postgres://user@host/db` ({error})"))
+}
+
+fn check_redis_url(value: &str) -> Result<(), String> {
+    redis::Client::open(value)
+        .map(drop)
+        .map_err(|error| format!("a `redis://host:port/` URL ({error})"))
+}
+
+fn check_bind(value: &str) -> Result<(), String> {
+    value
+        .parse::<SocketAddr>()
+        .map(drop)
+        .map_err(|_| "an address and port such as `127.0.0.1:8000`".to_owned())
+}
+
+fn check_http_url(value: &str) -> Result<(), String> {
+    match reqwest::Url::parse(value) {
+        Ok(url) if url.scheme() == "http" && url.host().is_some() => Ok(()),
+        _ => Err("an `http://host:port` URL (this build has no TLS)".to_owned()),
+    }
+}
+
+fn check_seconds(value: &str) -> Result<(), String> {
+    match value.trim().parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && Duration::try_from_secs_f64(seconds).is_ok() => Ok(()),
+        _ => Err("a positive number of seconds, e.g. `10`".to_owned()),
+    }
+}
+
+/// Why the settings are unusable: every problem, one per variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingsError {
+    problems: Vec<String>,
+}
+
+impl SettingsError {
+    /// The problems, one line each, so a caller can report them its own way.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid configuration:")?;
+        for problem in &self.problems {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Error for SettingsError {}
+
+/// Why the service could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// PostgreSQL is unreachable or refused the schema.
+    Database(tokio_postgres::Error),
+    /// The Redis URL is unusable (an unreachable Redis is not an error: the cache reconnects).
+    Cache(CacheError),
+    /// The HTTP client for the payment provider could not be built.
+    Http(reqwest::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Database(error) => write!(f, "cannot use PostgreSQL: {error}"),
+            StartError::Cache(error) => write!(f, "cannot set up the Redis cache: {error}"),
+            StartError::Http(error) => write!(f, "cannot build the HTTP client: {error}"),
+        }
+    }
+}
+
+impl Error for StartError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            StartError::Database(error) => Some(error),
+            StartError::Cache(error) => Some(error),
+            StartError::Http(error) => Some(error),
+        }
+    }
+}
+
+/// Everything the handlers share: the metrics and the instrumented clients.
+pub struct AppState {
+    metrics: Arc<Metrics>,
+    config: RuntimeConfig,
+    db: Database<Metrics>,
+    cache: Cache<Metrics>,
+    stripe: Upstream,
+    beehiiv: Upstream,
+    faults: Faults,
+}
+
+impl fmt::Debug for AppState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .field("db", &self.db)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Connects to PostgreSQL and creates the schema; the cache connects lazily, so Redis may be down.
+    pub async fn connect(settings: &Settings) -> Result<Self, StartError> {
+        let metrics = Arc::new(Metrics::new());
+        let slow_log = Arc::new(SlowQueryLog::new(SlowQueryConfig::from_runtime(
+            &settings.runtime,
+        )));
+        let db = Database::connect(&settings.database_url, Arc::clone(&metrics), slow_log)
+            .await
+            .map_err(StartError::Database)?;
+        migrate(&db).await.map_err(StartError::Database)?;
+        let cache = Cache::new(
+            CacheConfig::new(settings.redis_url.as_str()),
+            Arc::clone(&metrics),
+        )
+        .map_err(StartError::Cache)?;
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(StartError::Http)?;
+        let upstream = |url: String| Upstream {
+            http: http.clone(),
+            url,
+            timeout: settings.external_api_timeout,
+            tracker: ExternalApiTracker::new(Arc::clone(&metrics)),
+        };
+        Ok(AppState {
+            stripe: upstream(format!("{}/v1/charges", settings.stripe_base_url)),
+            beehiiv: upstream(format!("{}/v2/subscriptions", settings.beehiiv_base_url)),
+            metrics,
+            config: settings.runtime.clone(),
+            db,
+            cache,
+            faults: Faults::default(),
+        })
+    }
+
+    /// The service's metrics, shared with the recorders of every component.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Counts the users and caches the count: the `refresh_user_count` job. Fails when either store does.
+    pub async fn refresh_user_count(&self) -> Result<Value, String> {
+        let row = self
+            .db
+            .query_one("SELECT count(*) FROM users", &[])
+            .await
+            .map_err(|error| format!("counting users: {error}"))?;
+        let users: i64 = row.get(0);
+        self.cache
+            .set("stats:user_count", &users, USER_TTL)
+            .await
+            .map_err(|error| format!("caching the user count: {error}"))?;
+        Ok(json!({ "users": users }))
+    }
+}
+
+/// Creates the `users` table once, under an advisory lock so instances starting together do not race.
+async fn migrate(db: &Database<Metrics>) -> Result<(), tokio_postgres::Error> {
+    db.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let created = db
+        .execute(
+            "CREATE TABLE IF NOT EXISTS users (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE)",
+            &[],
+        )
+        .await;
+    db.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    created.map(drop)
+}
+
+/// Spawns the periodic `refresh_user_count` job.
+pub fn schedule_jobs(state: &Arc<AppState>, period: Duration) -> JoinHandle<()> {
+    let state = Arc::clone(state);
+    every(
+        Arc::clone(&state.metrics),
+        period,
+        REFRESH_USER_COUNT,
+        move || {
+            let state = Arc::clone(&state);
+            async move { state.refresh_user_count().await }
+        },
+    )
+}
+
+/// The reference service: every route, the fault switch on the API routes, the metrics routes, all
+/// behind the HTTP metrics layer (applied last, so unknown paths are counted too).
+pub fn app(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/users", post(create_user))
+        .route(
+            "/users/{id}",
+            get(get_user).patch(rename_user).delete(delete_user),
+        )
+        .route("/payments", post(create_payment))
+        .route("/newsletter/subscriptions", post(subscribe))
+        .route("/jobs/{name}/run", post(run_named_job))
+        .route("/slow", get(slow))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            inject_faults,
+        ));
+    let operations = Router::new()
+        .route("/health", get(health))
+        .route("/admin/faults", get(faults).post(set_faults));
+    let summary: Arc<dyn Summary> = Arc::clone(&state.metrics) as Arc<dyn Summary>;
+    let exposition = metrics_router(Arc::clone(&state.metrics), Some(summary), &state.config);
+    let layer = HttpMetricsLayer::new(Arc::clone(&state.metrics));
+    api.merge(operations)
+        .with_state(state)
+        .merge(exposition)
+        .layer(layer)
+}
+
+/// What a handler can fail with, and the answer each failure gets.
+#[derive(Debug)]
+enum ApiError {
+    NotFound(&'static str),
+    Conflict(&'static str),
+    Invalid(String),
+    Database(tokio_postgres::Error),
+    Upstream(StatusCode, Value),
+    InjectedFault,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                json!({ "error": format!("{what} not found") }),
+            ),
+            ApiError::Conflict(what) => (StatusCode::CONFLICT, json!({ "error": what })),
+            ApiError::Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, json!({ "error": why })),
+            ApiError::Database(error) => {
+                tracing::error!(%error, "database error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({ "error": "database error" }),
+                )
+            }
+            ApiError::Upstream(status, body) => (status, body),
+            ApiError::InjectedFault => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({ "error": "injected fault" }),
+            ),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        ApiError::Database(error)
+    }
+}
+
+type AppResult<T> = Result<T, ApiError>;
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// A user as stored and cached.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct User {
+    id: i64,
+    name: String,
+    email: String,
+}
+
+impl User {
+    fn from_row(row: &tokio_postgres::Row) -> Self {
+        User {
+            id: row.get("id"),
+            name: row.get("name"),
+            email: row.get("email"),
+        }
+    }
+}
+
+fn user_key(id: i64) -> String {
+    format!("user:{id}")
+}
+
+#[derive(Deserialize)]
+struct NewUser {
+    name: String,
+    email: String,
+}
+
+async fn create_user(
+    State(state): State<Arc<AppState>>,
+    Json(new): Json<NewUser>,
+) -> AppResult<(StatusCode, Json<User>)> {
+    let inserted = state
+        .db
+        .query_one(
+            "INSERT INTO users (name, email) VALUES ($1, $2) RETURNING id, name, email",
+            &[&new.name, &new.email],
+        )
+        .await;
+    let user = match inserted {
+        Ok(row) => User::from_row(&row),
+        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            return Err(ApiError::Conflict("a user with this email exists"));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    // Write-through; a cache failure is counted by the cache and costs only a later miss.
+    let _ = state.cache.set(&user_key(user.id), &user, USER_TTL).await;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+async fn get_user(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<i64>,
+) -> AppResult<Json<User>> {
+    let user = state
+        .cache
+        .get_or_try_compute(&user_key(id), USER_TTL, || async {
+            let row = state
+                .db
+                .query_opt("SELECT id, name, email FROM users WHERE id = $1", &[&id])
+                .await?;
+            row.as_ref()
+                .map(User::from_row)
+                .ok_or(ApiError::NotFound("user"))
+        })
+        .await?;
+    Ok(Json(user))
+}
+
+#[derive(Deserialize)]
+struct Rename {
+    name: String,
+}
+
+async fn rename_user(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<i64>,
+    Json(rename): Json<Rename>,
+) -> AppResult<Json<User>> {
+    let row = state
+        .db
+        .query_opt(
+            "UPDATE users SET name = $2 WHERE id = $1 RETURNING id, name, email",
+            &[&id, &rename.name],
+        )
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    // A failed eviction leaves the old name cached until the TTL; it is counted as a cache error.
+    let _ = state.cache.delete(&user_key(id)).await;
+    Ok(Json(User::from_row(&row)))
+}
+
+async fn delete_user(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    let deleted = state
+        .db
+        .execute("DELETE FROM users WHERE id = $1", &[&id])
+        .await?;
+    if deleted == 0 {
+        return Err(ApiError::NotFound("user"));
+    }
+    // As in `rename_user`: a stale entry expires with its TTL.
+    let _ = state.cache.delete(&user_key(id)).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The client of one provider operation: where to post, and how long to wait.
+struct Upstream {
+    http: reqwest::Client,
+    url: String,
+    timeout: Duration,
+    tracker: ExternalApiTracker<Provider, Metrics>,
+}
+
+impl Upstream {
+    /// A POST of `body` carrying the current request ID, so the provider's logs can be matched with ours.
+    fn post(&self, body: &impl Serialize) -> reqwest::RequestBuilder {
+        let request = self.http.post(&self.url).json(body);
+        match current_request_id() {
+            Some(id) => request.header(REQUEST_ID_HEADER, id.header_value().clone()),
+            None => request,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payment {
+    amount: u64,
+    currency: String,
+    card: String,
+}
+
+/// Charges a card: 201 with the charge, 402 when the provider declines, 502 when it fails or cannot be
+/// reached, 504 when it does not answer in time.
+async fn create_payment(
+    State(state): State<Arc<AppState>>,
+    Json(payment): Json<Payment>,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let stripe = &state.stripe;
+    let answer = stripe
+        .tracker
+        .track_with_timeout(
+            Provider::Stripe,
+            "create_charge",
+            stripe.timeout,
+            read_answer(stripe.post(&payment)),
+        )
+        .await;
+    let provider_failed =
+        |status: StatusCode, error: &str| ApiError::Upstream(status, json!({ "error": error }));
+    match answer {
+        Ok(Ok(response)) => {
+            let status = response.status();
+            let body: Value = serde_json::from_str(response.body()).unwrap_or(Value::Null);
+            if status.is_success() {
+                Ok((StatusCode::CREATED, Json(json!({ "charge": body }))))
+            } else if status.is_client_error() {
+                Err(ApiError::Upstream(
+                    StatusCode::PAYMENT_REQUIRED,
+                    json!({ "error": "payment declined", "provider_status": status.as_u16(), "provider_error": body }),
+                ))
+            } else {
+                tracing::warn!(
+                    provider_status = status.as_u16(),
+                    "the payment provider failed"
+                );
+                Err(ApiError::Upstream(
+                    StatusCode::BAD_GATEWAY,
+                    json!({ "error": "payment provider failed", "provider_status": status.as_u16() }),
+                ))
+            }
+        }
+        Ok(Err(error)) if error.is_timeout() => Err(provider_failed(
+            StatusCode::GATEWAY_TIMEOUT,
+            "payment provider timed out",
+        )),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "cannot reach the payment provider");
+            Err(provider_failed(
+                StatusCode::BAD_GATEWAY,
+                "payment provider unreachable",
+            ))
+        }
+        Err(TimedOut { .. }) => Err(provider_failed(
+            StatusCode::GATEWAY_TIMEOUT,
+            "payment provider timed out",
+        )),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Subscription {
+    email: String,
+}
+
+/// Subscribes an email to the newsletter: 201, 422 when the provider rejects the address, 502 or 504
+/// when it fails. Tracks the plain `send()`, the shortest form of tracking.
+async fn subscribe(
+    State(state): State<Arc<AppState>>,
+    Json(subscription): Json<Subscription>,
+) -> AppResult<StatusCode> {
+    let beehiiv = &state.beehiiv;
+    let answer = beehiiv
+        .tracker
+        .track_with_timeout(
+            Provider::Beehiiv,
+            "add_subscriber",
+            beehiiv.timeout,
+            beehiiv.post(&subscription).send(),
+        )
+        .await;
+    let failed =
+        |status: StatusCode, error: &str| ApiError::Upstream(status, json!({ "error": error }));
+    match answer {
+        Ok(Ok(response)) if response.status().is_success() => Ok(StatusCode::CREATED),
+        Ok(Ok(response)) if response.status().is_client_error() => Err(failed(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the newsletter provider rejected the address",
+        )),
+        Ok(Ok(_)) => Err(failed(
+            StatusCode::BAD_GATEWAY,
+            "newsletter provider failed",
+        )),
+        Ok(Err(error)) if !error.is_timeout() => Err(failed(
+            StatusCode::BAD_GATEWAY,
+            "newsletter provider unreachable",
+        )),
+        Ok(Err(_)) | Err(TimedOut { .. }) => Err(failed(
+            StatusCode::GATEWAY_TIMEOUT,
+            "newsletter provider timed out",
+        )),
+    }
+}
+
+/// Sends `request` and reads the whole body, so the tracked latency covers the full answer.
+async fn read_answer(
+    request: reqwest::RequestBuilder,
+) -> Result<http::Response<String>, reqwest::Error> {
+    let response = request.send().await?;
+    let status = response.status();
+    let body = response.text().await?;
+    let mut answer = http::Response::new(body);
+    *answer.status_mut() = status;
+    Ok(answer)
+}
+
+/// How the demonstration job should end.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum DemoOutcome {
+    #[default]
+    Success,
+    Failure,
+    Panic,
+}
+
+#[derive(Deserialize)]
+struct RunParams {
+    #[serde(default)]
+    outcome: DemoOutcome,
+}
+
+/// Runs a known job now and reports how it ended (200 either way: the request itself succeeded, the
+/// job's outcome is in the body and in `job_runs_total`).
+async fn run_named_job(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(params): Query<RunParams>,
+) -> AppResult<Json<Value>> {
+    let recorder = &*state.metrics;
+    let ran: Result<Result<Value, String>, JobPanicked> = match name.as_str() {
+        REFRESH_USER_COUNT => {
+            run_job(recorder, REFRESH_USER_COUNT, state.refresh_user_count()).await
+        }
+        SEND_DIGEST_EMAILS => {
+            run_job(
+                recorder,
+                SEND_DIGEST_EMAILS,
+                send_digest_emails(params.outcome),
+            )
+            .await
+        }
+        _ => return Err(ApiError::NotFound("job")),
+    };
+    let body = match ran {
+        Ok(Ok(detail)) => json!({ "job": name, "status": "success", "detail": detail }),
+        Ok(Err(error)) => json!({ "job": name, "status": "failure", "error": error }),
+        Err(panicked) => json!({ "job": name, "status": "failure", "error": panicked.to_string() }),
+    };
+    Ok(Json(body))
+}
+
+async fn send_digest_emails(outcome: DemoOutcome) -> Result<Value, String> {
+    match outcome {
+        DemoOutcome::Success => Ok(json!({ "emails_sent": 0 })),
+        DemoOutcome::Failure => Err("the mail relay refused the batch".to_owned()),
+        DemoOutcome::Panic => panic!("the digest template is missing"),
+    }
+}
+
+#[derive(Deserialize)]
+struct SlowParams {
+    ms: Option<u64>,
+}
+
+/// Sleeps in PostgreSQL, so one request shows up in the latency histograms and, past the threshold, as a
+/// slow query with its request ID in the slow-query log.
+async fn slow(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<SlowParams>,
+) -> AppResult<Json<Value>> {
+    let ms = params.ms.unwrap_or(600);
+    if ms > MAX_SLOW_MS {
+        return Err(ApiError::Invalid(format!(
+            "ms must be at most {MAX_SLOW_MS}"
+        )));
+    }
+    let seconds = ms as f64 / 1000.0;
+    state.db.execute("SELECT pg_sleep($1)", &[&seconds]).await?;
+    Ok(Json(json!({ "slept_ms": ms })))
+}
+
+/// The fault switch, as set through `POST /admin/faults`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSettings {
+    /// Share of API requests answered with 500, from 0 to 1; every request whose rank crosses a multiple
+    /// of `1 / error_ratio` fails, so N requests fail exactly `floor(N × error_ratio)` times.
+    #[serde(default)]
+    pub error_ratio: f64,
+    /// Latency added to every API request, in milliseconds.
+    #[serde(default)]
+    pub latency_ms: u64,
+}
+
+/// The live fault switch. The ratio is kept in parts per million so the failure pattern is exact integer
+/// arithmetic.
+#[derive(Debug, Default)]
+struct Faults {
+    error_ppm: AtomicU64,
+    latency_ms: AtomicU64,
+    /// API requests seen since the switch was last set.
+    seen: AtomicU64,
+}
+
+const PPM: u64 = 1_000_000;
+
+impl Faults {
+    fn set(&self, settings: FaultSettings) {
+        self.error_ppm
+            .store((settings.error_ratio * PPM as f64).round() as u64, Relaxed);
+        self.latency_ms.store(settings.latency_ms, Relaxed);
+        self.seen.store(0, Relaxed);
+    }
+
+    fn get(&self) -> FaultSettings {
+        FaultSettings {
+            error_ratio: self.error_ppm.load(Relaxed) as f64 / PPM as f64,
+            latency_ms: self.latency_ms.load(Relaxed),
+        }
+    }
+
+    /// Whether the next request fails: the `n`-th does when `floor(n × ratio)` goes up at `n`.
+    fn next_fails(&self) -> bool {
+        let ppm = self.error_ppm.load(Relaxed);
+        if ppm == 0 {
+            return false;
+        }
+        let n = self.seen.fetch_add(1, Relaxed) + 1;
+        n * ppm / PPM > (n - 1) * ppm / PPM
+    }
+}
+
+async fn inject_faults(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let latency = state.faults.latency_ms.load(Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    if state.faults.next_fails() {
+        return ApiError::InjectedFault.into_response();
+    }
+    next.run(request).await
+}
+
+async fn faults(State(state): State<Arc<AppState>>) -> Json<FaultSettings> {
+    Json(state.faults.get())
+}
+
+async fn set_faults(
+    State(state): State<Arc<AppState>>,
+    Json(settings): Json<FaultSettings>,
+) -> AppResult<Json<FaultSettings>> {
+    if !(0.0..=1.0).contains(&settings.error_ratio) {
+        return Err(ApiError::Invalid(
+            "error_ratio must be between 0 and 1".to_owned(),
+        ));
+    }
+    if settings.latency_ms > MAX_FAULT_LATENCY_MS {
+        return Err(ApiError::Invalid(format!(
+            "latency_ms must be at most {MAX_FAULT_LATENCY_MS}"
+        )));
+    }
+    state.faults.set(settings);
+    tracing::warn!(?settings, "fault switch set");
+    Ok(Json(state.faults.get()))
+}

@@ -1,0 +1,1053 @@
+//! The reference service end to end: real PostgreSQL and Redis (started by the harness), a real provider
+//! peer, the server on a 127.0.0.1 listener, and the scrape checked against what the generator emitted.
+
+#[path = "support/services.rs"]
+mod services;
+
+mod provider;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use promql_parser::label::Labels;
+use promql_parser::parser::{Expr, LabelModifier, VectorSelector};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use services::{unique_name, Postgres, RedisServer};
+use slogen::model::{Model, Service};
+use slogen_runtime::reference::{app, AppState, Settings};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+
+/// Series Prometheus itself attaches to every target; a selector on them is not about the service.
+const TARGET_SERIES: &[&str] = &[
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
+
+/// Labels Prometheus adds to every series of a target, absent from the exposition.
+const TARGET_LABELS: &[&str] = &["job", "instance"];
+
+/// One sample of a text exposition.
+#[derive(Clone, Debug)]
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+/// A scrape, parsed.
+struct Scrape {
+    text: String,
+    samples: Vec<Sample>,
+}
+
+impl Scrape {
+    fn parse(text: String) -> Self {
+        let samples = text
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+            .map(parse_sample)
+            .collect();
+        Scrape { text, samples }
+    }
+
+    fn named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s Sample> + 's {
+        self.samples
+            .iter()
+            .filter(move |sample| sample.name == name)
+    }
+
+    /// The series `name` with exactly `labels`, if exposed.
+    fn find<'s>(&'s self, name: &'s str, labels: &[(&str, &str)]) -> Option<&'s Sample> {
+        let wanted: BTreeMap<String, String> = labels
+            .iter()
+            .map(|&(label, value)| (label.to_owned(), value.to_owned()))
+            .collect();
+        self.named(name).find(move |sample| sample.labels == wanted)
+    }
+
+    /// The value of the series `name` with exactly `labels`; fails with the exposition if it is absent.
+    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.find(name, labels)
+            .unwrap_or_else(|| panic!("no series {name}{labels:?} in:\n{}", self.text))
+            .value
+    }
+
+    /// Whether the series `name` with exactly `labels` is absent: an open-label series never recorded
+    /// into is not exposed at all.
+    fn absent(&self, name: &str, labels: &[(&str, &str)]) -> bool {
+        self.find(name, labels).is_none()
+    }
+}
+
+/// Parses `name{label="value",...} value` (labels optional), undoing the exposition's escapes.
+fn parse_sample(line: &str) -> Sample {
+    let name_end = line.find(['{', ' ']).expect("a sample has a value");
+    let mut labels = BTreeMap::new();
+    let mut rest = &line[name_end..];
+    if let Some(mut body) = rest.strip_prefix('{') {
+        loop {
+            if let Some(after) = body.strip_prefix('}') {
+                rest = after;
+                break;
+            }
+            let (label, quoted) = body
+                .strip_prefix(',')
+                .unwrap_or(body)
+                .split_once("=\"")
+                .expect("label=\"value\"");
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                let (at, c) = chars.next().expect("a terminated label value");
+                match c {
+                    '\\' => match chars.next().expect("an escaped character").1 {
+                        'n' => value.push('\n'),
+                        other => value.push(other),
+                    },
+                    '"' => break at + 1,
+                    other => value.push(other),
+                }
+            };
+            labels.insert(label.to_owned(), value);
+            body = &quoted[end..];
+        }
+    }
+    let value = rest
+        .split_whitespace()
+        .next()
+        .expect("a sample value")
+        .parse()
+        .expect("a numeric sample value");
+    Sample {
+        name: line[..name_end].to_owned(),
+        labels,
+        value,
+    }
+}
+
+/// The repository root, where `slos/` and `generated/` live.
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the runtime sits in the repository")
+        .to_owned()
+}
+
+/// The `backend` service as the generator models it.
+fn backend_model() -> Service {
+    let files = slogen::load::spec_dir(&repository().join("slos")).expect("read slos/");
+    let model: Model = slogen::model::lower(&files).unwrap_or_else(|problems| {
+        let messages: Vec<&str> = problems
+            .iter()
+            .map(|problem| problem.message.as_str())
+            .collect();
+        panic!("slos/ does not lower: {messages:#?}")
+    });
+    model
+        .services
+        .into_iter()
+        .find(|service| service.name == "backend")
+        .expect("slos/ declares the backend service")
+}
+
+/// Every PromQL expression of the generated rules and dashboard, with where it came from. Grafana's
+/// `$__rate_interval` is replaced by a fixed range so the parser accepts it.
+fn generated_exprs() -> Vec<(String, String)> {
+    let generated = repository().join("generated/backend");
+    let rules: serde_norway::Value = serde_norway::from_str(
+        &std::fs::read_to_string(generated.join("rules.yml")).expect("read rules.yml"),
+    )
+    .expect("rules.yml is YAML");
+    let mut exprs = Vec::new();
+    for group in rules["groups"].as_sequence().expect("rule groups") {
+        for rule in group["rules"].as_sequence().expect("rules") {
+            let name = rule["record"]
+                .as_str()
+                .or_else(|| rule["alert"].as_str())
+                .expect("a rule records or alerts");
+            let expr = rule["expr"].as_str().expect("a rule has an expr");
+            exprs.push((format!("rules.yml {name}"), expr.to_owned()));
+        }
+    }
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(generated.join("dashboard.json")).expect("read dashboard.json"),
+    )
+    .expect("dashboard.json is JSON");
+    collect_dashboard_exprs(&dashboard, &mut exprs);
+    exprs
+        .into_iter()
+        .map(|(origin, expr)| (origin, expr.replace("$__rate_interval", "5m")))
+        .collect()
+}
+
+fn collect_dashboard_exprs(value: &Value, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(object) => {
+            if let Some(Value::String(expr)) = object.get("expr") {
+                let title = object
+                    .get("legendFormat")
+                    .and_then(Value::as_str)
+                    .unwrap_or("a target");
+                out.push((format!("dashboard.json {title}"), expr.clone()));
+            }
+            object
+                .values()
+                .for_each(|child| collect_dashboard_exprs(child, out));
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|child| collect_dashboard_exprs(child, out)),
+        _ => {}
+    }
+}
+
+/// What an expression asks of the scrape: its vector selectors, and the labels it groups or matches by
+/// together with the selectors those labels must come from.
+#[derive(Default)]
+struct Demands {
+    selectors: Vec<VectorSelector>,
+    groupings: Vec<(Vec<String>, Vec<VectorSelector>)>,
+}
+
+fn demands(expr: &Expr, out: &mut Demands) {
+    match expr {
+        Expr::Aggregate(aggregate) => {
+            demands(&aggregate.expr, out);
+            if let Some(param) = &aggregate.param {
+                demands(param, out);
+            }
+            if let Some(LabelModifier::Include(Labels { labels })) = &aggregate.modifier {
+                let mut inner = Demands::default();
+                demands(&aggregate.expr, &mut inner);
+                out.groupings.push((labels.clone(), inner.selectors));
+            }
+        }
+        Expr::Binary(binary) => {
+            demands(&binary.lhs, out);
+            demands(&binary.rhs, out);
+            let on = binary
+                .modifier
+                .as_ref()
+                .and_then(|modifier| modifier.matching.as_ref());
+            if let Some(LabelModifier::Include(Labels { labels })) = on {
+                for side in [&binary.lhs, &binary.rhs] {
+                    let mut inner = Demands::default();
+                    demands(side, &mut inner);
+                    out.groupings.push((labels.clone(), inner.selectors));
+                }
+            }
+        }
+        Expr::Unary(unary) => demands(&unary.expr, out),
+        Expr::Paren(paren) => demands(&paren.expr, out),
+        Expr::Subquery(subquery) => demands(&subquery.expr, out),
+        Expr::VectorSelector(selector) => out.selectors.push(selector.clone()),
+        Expr::MatrixSelector(matrix) => out.selectors.push(matrix.vs.clone()),
+        Expr::Call(call) => call.args.args.iter().for_each(|arg| demands(arg, out)),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
+
+/// Whether `selector` reads one of the service's own series: it selects the service (the model's
+/// selector, e.g. `job="backend"`) and is not a series Prometheus makes up per target.
+fn is_service_series(selector: &VectorSelector, service: &Service) -> bool {
+    let name = selector.name.as_deref().unwrap_or_default();
+    let selects_service = service.selector.iter().all(|(label, value)| {
+        selector
+            .matchers
+            .matchers
+            .iter()
+            .any(|matcher| &matcher.name == label && matcher.is_match(value))
+    });
+    selects_service && !TARGET_SERIES.contains(&name)
+}
+
+/// Checks one expression against the scrape; returns what is wrong, one line each.
+fn check_expr(origin: &str, expr: &str, service: &Service, scrape: &Scrape) -> Vec<String> {
+    let parsed = match promql_parser::parser::parse(expr) {
+        Ok(parsed) => parsed,
+        Err(error) => return vec![format!("{origin}: `{expr}` does not parse: {error}")],
+    };
+    let mut found = Demands::default();
+    demands(&parsed, &mut found);
+    let mut problems = Vec::new();
+    for selector in &found.selectors {
+        let name = selector.name.as_deref().unwrap_or_default();
+        if !is_service_series(selector, service) {
+            // Not the service's: a recording rule's output (`slo:...`) or Prometheus's `up`.
+            if !(name.contains(':') || TARGET_SERIES.contains(&name) || name == "ALERTS") {
+                problems.push(format!("{origin}: `{name}` does not select the service"));
+            }
+            continue;
+        }
+        let series: Vec<&Sample> = scrape.named(name).collect();
+        if series.is_empty() {
+            problems.push(format!("{origin}: `{name}` is not exposed"));
+            continue;
+        }
+        let matchers: Vec<_> = selector
+            .matchers
+            .matchers
+            .iter()
+            .filter(|matcher| !TARGET_LABELS.contains(&matcher.name.as_str()))
+            .collect();
+        for matcher in &matchers {
+            if let Some(sample) = series
+                .iter()
+                .find(|sample| !sample.labels.contains_key(&matcher.name))
+            {
+                problems.push(format!(
+                    "{origin}: `{name}` has no label `{}` (series {:?})",
+                    matcher.name, sample.labels
+                ));
+            }
+        }
+        let selected = series.iter().any(|sample| {
+            matchers.iter().all(|matcher| {
+                sample
+                    .labels
+                    .get(&matcher.name)
+                    .is_some_and(|value| matcher.is_match(value))
+            })
+        });
+        if !selected {
+            problems.push(format!(
+                "{origin}: no series of `{name}` matches {}",
+                selector
+                    .matchers
+                    .matchers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    for (labels, selectors) in &found.groupings {
+        let available: BTreeSet<&str> = selectors
+            .iter()
+            .filter_map(|selector| selector.name.as_deref())
+            .flat_map(|name| scrape.named(name))
+            .flat_map(|sample| sample.labels.keys().map(String::as_str))
+            .chain(TARGET_LABELS.iter().copied())
+            .collect();
+        let own = selectors
+            .iter()
+            .any(|selector| is_service_series(selector, service));
+        for label in labels {
+            if own && !available.contains(label.as_str()) {
+                problems.push(format!(
+                    "{origin}: groups by `{label}`, which its series do not have"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// A reference service on a loopback port (its provider peer lives as long as the test's runtime), with
+/// its scratch directory.
+struct Running {
+    base: String,
+    client: reqwest::Client,
+    dir: TempDir,
+}
+
+impl Running {
+    /// Starts the service against the given stores, in `app_env`, with a slow-query threshold of
+    /// `slow_seconds` and provider calls giving up after 200 ms.
+    async fn start(database_url: &str, redis_url: &str, app_env: &str, slow_seconds: &str) -> Self {
+        let peer = provider::start().await;
+        let dir = tempfile::tempdir().expect("create a scratch directory");
+        let slow_log = dir.path().join("slow.log");
+        let vars: BTreeMap<&str, String> = BTreeMap::from([
+            ("APP_ENV", app_env.to_owned()),
+            ("DATABASE_URL", database_url.to_owned()),
+            ("REDIS_URL", redis_url.to_owned()),
+            ("STRIPE_BASE_URL", peer.base_url()),
+            ("BEEHIIV_BASE_URL", peer.base_url()),
+            ("EXTERNAL_API_TIMEOUT_SECONDS", "0.2".to_owned()),
+            ("SLOW_QUERY_THRESHOLD_SECONDS", slow_seconds.to_owned()),
+            ("SLOW_QUERY_LOG_FILE", slow_log.display().to_string()),
+        ]);
+        let settings = Settings::from_vars(|name| vars.get(name).cloned()).expect("valid settings");
+        let state = Arc::new(
+            AppState::connect(&settings)
+                .await
+                .expect("the service starts"),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the service");
+        let addr = listener.local_addr().expect("service address");
+        tokio::spawn(async move { axum::serve(listener, app(state)).await });
+        Running {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            dir,
+        }
+    }
+
+    async fn send(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the service answers");
+        let status = response.status();
+        let text = response.text().await.expect("read the body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send("GET", path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send("POST", path, Some(body)).await
+    }
+
+    async fn scrape(&self) -> Scrape {
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("scrape");
+        assert_eq!(response.status(), StatusCode::OK);
+        Scrape::parse(response.text().await.expect("read the scrape"))
+    }
+
+    async fn create_user(&self, name: &str) -> i64 {
+        let (status, user) = self
+            .post(
+                "/users",
+                json!({"name": name, "email": format!("{}@example.com", unique_name(name))}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{user}");
+        user["id"].as_i64().expect("a user id")
+    }
+}
+
+#[tokio::test]
+async fn every_metric_of_the_rules_and_dashboard_is_exposed_with_its_labels() {
+    let postgres = Postgres::start();
+    let mut redis = RedisServer::start_own();
+    let service = Running::start(postgres.url(), redis.url(), "production", "0.5").await;
+
+    // Users: insert (and a duplicate), cached reads, a miss, update, delete.
+    let email = format!("{}@example.com", unique_name("ada"));
+    let (status, ada) = service
+        .post("/users", json!({"name": "Ada", "email": email}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ada}");
+    let id = ada["id"].as_i64().expect("an id");
+    let (status, _) = service
+        .post("/users", json!({"name": "Ada again", "email": email}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, read) = service.get(&format!("/users/{id}")).await;
+    assert_eq!((status, &read["name"]), (StatusCode::OK, &json!("Ada")));
+    assert_eq!(service.get("/users/0").await.0, StatusCode::NOT_FOUND);
+    let (status, renamed) = service
+        .send(
+            "PATCH",
+            &format!("/users/{id}"),
+            Some(json!({"name": "Ada L."})),
+        )
+        .await;
+    assert_eq!(
+        (status, &renamed["name"]),
+        (StatusCode::OK, &json!("Ada L."))
+    );
+    let (status, read) = service.get(&format!("/users/{id}")).await;
+    assert_eq!(
+        (status, &read["name"]),
+        (StatusCode::OK, &json!("Ada L.")),
+        "evicted on rename"
+    );
+    assert_eq!(service.get(&format!("/users/{id}")).await.0, StatusCode::OK);
+    assert_eq!(
+        service
+            .send("DELETE", &format!("/users/{id}"), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        service
+            .send("DELETE", &format!("/users/{id}"), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        service.get("/users/not-a-number").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        service.send("PUT", "/users/1", Some(json!({}))).await.0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        service.send("PURGE", "/users/1", None).await.0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(service.get("/no/such/route").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(service.get("/health").await.0, StatusCode::OK);
+
+    // Payments through the tracked provider: ok, declined, provider failure, timeout.
+    let charge = |card: &str| json!({"amount": 1200, "currency": "eur", "card": card});
+    assert_eq!(
+        service.post("/payments", charge(provider::CARD_OK)).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        service
+            .post("/payments", charge(provider::CARD_DECLINED))
+            .await
+            .0,
+        StatusCode::PAYMENT_REQUIRED
+    );
+    assert_eq!(
+        service
+            .post("/payments", charge(provider::CARD_PROVIDER_ERROR))
+            .await
+            .0,
+        StatusCode::BAD_GATEWAY
+    );
+    assert_eq!(
+        service
+            .post("/payments", charge(provider::CARD_HANG))
+            .await
+            .0,
+        StatusCode::GATEWAY_TIMEOUT
+    );
+    let subscribe = |email: String| json!({ "email": email });
+    assert_eq!(
+        service
+            .post(
+                "/newsletter/subscriptions",
+                subscribe("ada@example.com".to_owned())
+            )
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        service
+            .post(
+                "/newsletter/subscriptions",
+                subscribe(format!("ada{}", provider::REJECTED_DOMAIN))
+            )
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // Jobs: a real one, a failing one, a panicking one, an unknown one.
+    let (status, ran) = service
+        .post("/jobs/refresh_user_count/run", json!({}))
+        .await;
+    assert_eq!(
+        (status, &ran["status"]),
+        (StatusCode::OK, &json!("success")),
+        "{ran}"
+    );
+    for outcome in ["failure", "panic"] {
+        let (status, ran) = service
+            .post(
+                &format!("/jobs/send_digest_emails/run?outcome={outcome}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, &ran["status"]),
+            (StatusCode::OK, &json!("failure")),
+            "{ran}"
+        );
+    }
+    assert_eq!(
+        service.post("/jobs/mine_bitcoin/run", json!({})).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // A slow statement, logged with the request's ID.
+    let response = service
+        .client
+        .get(format!("{}/slow?ms=600", service.base))
+        .header("x-request-id", "slow-request-1")
+        .send()
+        .await
+        .expect("the slow route answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    let slow_log = std::fs::read_to_string(service.dir.path().join("slow.log"))
+        .expect("the slow query was logged");
+    assert!(
+        slow_log
+            .lines()
+            .any(|line| line.contains("\"request_id\":\"slow-request-1\"")
+                && line.contains("pg_sleep")),
+        "{slow_log}"
+    );
+
+    // One injected fault, then Redis down: the read falls back to PostgreSQL.
+    let (status, set) = service
+        .post("/admin/faults", json!({"error_ratio": 1.0}))
+        .await;
+    assert_eq!((status, &set["error_ratio"]), (StatusCode::OK, &json!(1.0)));
+    assert_eq!(
+        service.get("/users/0").await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    assert_eq!(
+        service.post("/admin/faults", json!({})).await.0,
+        StatusCode::OK
+    );
+    let bob = service.create_user("bob").await;
+    redis.stop();
+    let (status, read) = service.get(&format!("/users/{bob}")).await;
+    assert_eq!((status, &read["name"]), (StatusCode::OK, &json!("bob")));
+
+    let scrape = service.scrape().await;
+
+    // Every metric the model declares, under every name it exposes, with exactly its labels.
+    let backend = backend_model();
+    let mut problems = Vec::new();
+    for metric in &backend.metrics {
+        for name in metric.exposed_names() {
+            let series: Vec<&Sample> = scrape.named(&name).collect();
+            if series.is_empty() {
+                problems.push(format!("metric `{}`: `{name}` is not exposed", metric.name));
+            }
+            for sample in series {
+                let mut labels: Vec<&str> = sample
+                    .labels
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|label| !(name.ends_with("_bucket") && *label == "le"))
+                    .collect();
+                let mut expected: Vec<&str> = metric.labels.iter().map(String::as_str).collect();
+                labels.sort_unstable();
+                expected.sort_unstable();
+                if labels != expected {
+                    problems.push(format!(
+                        "metric `{}`: `{name}` has labels {labels:?}, the model says {expected:?}",
+                        metric.name
+                    ));
+                }
+            }
+        }
+    }
+    // Every selector of the generated rules and dashboard finds series with the labels it uses.
+    let exprs = generated_exprs();
+    assert!(exprs.len() > 50, "only {} expressions found", exprs.len());
+    for (origin, expr) in &exprs {
+        problems.extend(check_expr(origin, expr, &backend, &scrape));
+    }
+    assert!(
+        problems.is_empty(),
+        "{}\n\nscrape:\n{}",
+        problems.join("\n"),
+        scrape.text
+    );
+
+    // The traffic above, counted under the right labels.
+    let external = |provider: &str, endpoint: &str, outcome: &str, class: &str| {
+        scrape.value(
+            "external_api_requests_total",
+            &[
+                ("provider", provider),
+                ("endpoint", endpoint),
+                ("outcome", outcome),
+                ("status_class", class),
+            ],
+        )
+    };
+    assert_eq!(external("stripe", "create_charge", "ok", "2xx"), 1.0);
+    assert_eq!(external("stripe", "create_charge", "error", "4xx"), 1.0);
+    assert_eq!(external("stripe", "create_charge", "error", "5xx"), 1.0);
+    assert_eq!(
+        external("stripe", "create_charge", "timeout", "no_response"),
+        1.0
+    );
+    assert_eq!(external("beehiiv", "add_subscriber", "ok", "2xx"), 1.0);
+    assert_eq!(external("beehiiv", "add_subscriber", "error", "4xx"), 1.0);
+    assert_eq!(
+        scrape.value(
+            "external_api_request_duration_seconds_count",
+            &[("provider", "stripe"), ("endpoint", "create_charge")]
+        ),
+        4.0
+    );
+    let job =
+        |name: &'static str, status: &'static str| [("job_name", name), ("job_status", status)];
+    assert_eq!(
+        scrape.value("job_runs_total", &job("refresh_user_count", "success")),
+        1.0
+    );
+    assert!(scrape.absent("job_runs_total", &job("refresh_user_count", "failure")));
+    assert!(scrape.absent("job_runs_total", &job("send_digest_emails", "success")));
+    assert_eq!(
+        scrape.value("job_runs_total", &job("send_digest_emails", "failure")),
+        2.0
+    );
+    for name in ["refresh_user_count", "send_digest_emails"] {
+        assert_eq!(scrape.value("jobs_running", &[("job_name", name)]), 0.0);
+    }
+    assert!(
+        scrape.value(
+            "job_last_success_timestamp_seconds",
+            &[("job_name", "refresh_user_count")]
+        ) > 1.7e9
+    );
+    assert!(
+        scrape.absent(
+            "job_last_success_timestamp_seconds",
+            &[("job_name", "send_digest_emails")]
+        ),
+        "a job that never succeeded has no last success"
+    );
+    let requests = |method: &str, route: &str, status: &str| {
+        scrape.value(
+            "http_requests_total",
+            &[("method", method), ("route", route), ("status", status)],
+        )
+    };
+    assert_eq!(requests("POST", "/payments", "2xx"), 1.0);
+    assert_eq!(requests("POST", "/payments", "4xx"), 1.0);
+    assert_eq!(requests("POST", "/payments", "5xx"), 2.0);
+    assert_eq!(
+        requests("GET", "/users/{id}", "5xx"),
+        1.0,
+        "the injected fault"
+    );
+    assert_eq!(
+        requests("GET", "/users/{id}", "4xx"),
+        2.0,
+        "the missing user and the bad id"
+    );
+    assert_eq!(
+        requests("PUT", "/users/{id}", "4xx"),
+        1.0,
+        "405 under its route"
+    );
+    assert_eq!(
+        requests("OTHER", "/users/{id}", "4xx"),
+        1.0,
+        "a custom method"
+    );
+    assert_eq!(requests("GET", "unmatched", "4xx"), 1.0);
+    assert_eq!(requests("POST", "/jobs/{name}/run", "2xx"), 3.0);
+    assert_eq!(
+        scrape.value("http_requests_in_flight", &[]),
+        1.0,
+        "only the scrape itself is in flight"
+    );
+    let queries = |operation: &str, collection: &str, outcome: &str| {
+        scrape.value(
+            "db_queries_total",
+            &[
+                ("db_operation", operation),
+                ("collection", collection),
+                ("outcome", outcome),
+            ],
+        )
+    };
+    assert_eq!(
+        queries("insert", "users", "error"),
+        1.0,
+        "the duplicate email"
+    );
+    assert_eq!(queries("insert", "users", "ok"), 2.0);
+    assert_eq!(queries("update", "users", "ok"), 1.0);
+    assert_eq!(queries("delete", "users", "ok"), 2.0);
+    let slow_lines = slow_log.lines().count() as f64;
+    let slow_total: f64 = scrape
+        .named("db_slow_queries_total")
+        .map(|sample| sample.value)
+        .sum();
+    assert!(slow_total >= 1.0);
+    assert_eq!(slow_total, slow_lines, "every slow query is in the log");
+    let cache = |operation: &str, result: &str| {
+        scrape.value(
+            "cache_operations_total",
+            &[("cache_operation", operation), ("cache_result", result)],
+        )
+    };
+    assert_eq!(
+        cache("get", "hit"),
+        2.0,
+        "after the write-through and after the re-read"
+    );
+    assert_eq!(cache("get", "error"), 1.0, "the read while Redis was down");
+    assert_eq!(cache("delete", "ok"), 2.0, "evictions on rename and delete");
+    assert!(cache("set", "ok") >= 3.0);
+}
+
+#[tokio::test]
+async fn the_fault_switch_fails_exactly_the_requested_share() {
+    let postgres = Postgres::start();
+    let redis = RedisServer::start();
+    let service = Running::start(postgres.url(), redis.url(), "production", "0.5").await;
+    let id = service.create_user("grace").await;
+
+    let (status, set) = service
+        .post(
+            "/admin/faults",
+            json!({"error_ratio": 0.25, "latency_ms": 0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(set, json!({"error_ratio": 0.25, "latency_ms": 0}));
+    assert_eq!(service.get("/admin/faults").await.1, set);
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        statuses.push(service.get(&format!("/users/{id}")).await.0.as_u16());
+        assert_eq!(
+            service.get("/health").await.0,
+            StatusCode::OK,
+            "health is not an API route"
+        );
+    }
+    let expected: Vec<u16> = (1..=20)
+        .map(|n| if n % 4 == 0 { 500 } else { 200 })
+        .collect();
+    assert_eq!(statuses, expected, "every 4th request fails");
+
+    assert_eq!(
+        service.post("/admin/faults", json!({})).await.0,
+        StatusCode::OK
+    );
+    for _ in 0..4 {
+        assert_eq!(service.get(&format!("/users/{id}")).await.0, StatusCode::OK);
+    }
+    for invalid in [
+        json!({"error_ratio": 1.5}),
+        json!({"latency_ms": 600_000}),
+        json!({"ratio": 1}),
+    ] {
+        assert!(service
+            .post("/admin/faults", invalid)
+            .await
+            .0
+            .is_client_error());
+    }
+
+    let scrape = service.scrape().await;
+    let users = |status: &str| {
+        scrape.value(
+            "http_requests_total",
+            &[
+                ("method", "GET"),
+                ("route", "/users/{id}"),
+                ("status", status),
+            ],
+        )
+    };
+    assert_eq!(users("5xx"), 5.0);
+    assert_eq!(users("2xx"), 19.0);
+    let health = |status| [("method", "GET"), ("route", "/health"), ("status", status)];
+    assert_eq!(scrape.value("http_requests_total", &health("2xx")), 20.0);
+    assert!(scrape.absent("http_requests_total", &health("5xx")));
+}
+
+#[tokio::test]
+async fn the_summary_is_served_in_development_only() {
+    let postgres = Postgres::start();
+    let redis = RedisServer::start();
+    let development = Running::start(postgres.url(), redis.url(), "development", "0.5").await;
+    let id = development.create_user("edsger").await;
+    for _ in 0..3 {
+        assert_eq!(
+            development.get(&format!("/users/{id}")).await.0,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(development.get("/users/0").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        development
+            .post("/admin/faults", json!({"error_ratio": 1.0}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        development.get(&format!("/users/{id}")).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+
+    let (status, summary) = development.get("/metrics/summary").await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    let requests = &summary["requests"];
+    // POST /users, 3 + 1 + 1 reads, POST /admin/faults; the summary request itself is still in flight.
+    assert_eq!(requests["total"], json!(7), "{summary:#}");
+    assert_eq!(requests["by_status"]["5xx"], json!(1));
+    assert_eq!(requests["error_rate"], json!(1.0 / 7.0));
+    assert_eq!(requests["in_flight"], json!(1));
+    let route = &summary["latency_seconds"]["/users/{id}"];
+    assert_eq!(route["count"], json!(5));
+    for percentile in ["p50", "p95", "p99"] {
+        let seconds = route[percentile].as_f64().expect("a percentile");
+        assert!(seconds > 0.0, "{percentile} = {seconds}");
+    }
+    // Reads: three hits after the write-through, one miss for the missing user.
+    assert_eq!(summary["cache"]["lookups"], json!(4));
+    assert_eq!(summary["cache"]["hits"], json!(3));
+    assert_eq!(summary["cache"]["hit_ratio"], json!(0.75));
+    assert_eq!(summary["database"]["slow_queries"], json!(0));
+
+    let production = Running::start(postgres.url(), redis.url(), "production", "0.5").await;
+    assert_eq!(
+        production.get("/metrics/summary").await.0,
+        StatusCode::NOT_FOUND
+    );
+    drop(development);
+}
+
+#[test]
+fn invalid_settings_are_all_reported() {
+    let vars = BTreeMap::from([
+        ("BIND", "localhost"),
+        ("STRIPE_BASE_URL", "https://api.stripe.com"),
+        ("EXTERNAL_API_TIMEOUT_SECONDS", "-1"),
+        ("PROMETHEUS_ENABLED", "maybe"),
+    ]);
+    let error = Settings::from_vars(|name| vars.get(name).map(|value| (*value).to_owned()))
+        .expect_err("four bad variables and a missing one");
+    let variables: Vec<&str> = error
+        .problems()
+        .iter()
+        .map(|problem| {
+            problem
+                .trim_start_matches("invalid ")
+                .split(['=', ' '])
+                .next()
+                .expect("a variable name")
+        })
+        .collect();
+    assert_eq!(
+        variables,
+        [
+            "PROMETHEUS_ENABLED",
+            "DATABASE_URL",
+            "BIND",
+            "STRIPE_BASE_URL",
+            "EXTERNAL_API_TIMEOUT_SECONDS"
+        ],
+        "{error}"
+    );
+}
+
+/// The binary, as a child process this test owns and kills.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        // Already exited is fine: it is gone either way.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_binary_rejects_bad_configuration_with_status_1() {
+    let output = Command::new(env!("CARGO_BIN_EXE_reference-service"))
+        .env_clear()
+        .env("BIND", "nowhere")
+        .env("LOG_FORMAT", "xml")
+        .output()
+        .expect("run reference-service");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for variable in [
+        "DATABASE_URL is not set",
+        "invalid BIND=\"nowhere\"",
+        "invalid LOG_FORMAT=\"xml\"",
+    ] {
+        assert!(
+            stderr.contains(variable),
+            "{variable} missing from:\n{stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_binary_serves_with_redis_down() {
+    let postgres = Postgres::start();
+    let redis_port = provider::closed_port().await;
+    let bind: SocketAddr = provider::closed_port().await;
+    let dir = tempfile::tempdir().expect("create a scratch directory");
+    let child = Child(
+        Command::new(env!("CARGO_BIN_EXE_reference-service"))
+            .env_clear()
+            .env("DATABASE_URL", postgres.url())
+            .env("REDIS_URL", format!("redis://{redis_port}/"))
+            .env("BIND", bind.to_string())
+            .env("SLOW_QUERY_LOG_FILE", dir.path().join("slow.log"))
+            .env("LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start reference-service"),
+    );
+    let client = reqwest::Client::new();
+    let base = format!("http://{bind}");
+    let mut healthy = false;
+    for _ in 0..600 {
+        if let Ok(response) = client.get(format!("{base}/health")).send().await {
+            healthy = response.status() == StatusCode::OK;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(healthy, "the service never answered /health");
+    let (status, created) = {
+        let response = client
+            .post(format!("{base}/users"))
+            .json(&json!({"name": "Barbara", "email": format!("{}@example.com", unique_name("barbara"))}))
+            .send()
+            .await
+            .expect("create a user");
+        (
+            response.status(),
+            response.json::<Value>().await.expect("a user"),
+        )
+    };
+    assert_eq!(status, StatusCode::CREATED);
+    let id = created["id"].as_i64().expect("an id");
+    let read = client
+        .get(format!("{base}/users/{id}"))
+        .send()
+        .await
+        .expect("read the user");
+    assert_eq!(read.status(), StatusCode::OK, "served from PostgreSQL");
+    let scrape = Scrape::parse(
+        client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("read the scrape"),
+    );
+    assert_eq!(
+        scrape.value(
+            "cache_operations_total",
+            &[("cache_operation", "get"), ("cache_result", "error")]
+        ),
+        1.0
+    );
+    drop(child);
+}
