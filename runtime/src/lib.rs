@@ -2,7 +2,7 @@
 //!
 //! The generator turns every metric declared in `slos/*.toml` into a typed field of a `Metrics` struct, for
 //! example `Family<HttpRequestsLabels<'static>, Counter>`. This crate provides the types those fields use and
-//! exposes them to Prometheus through [`prometheus_client`].
+//! exposes them to Prometheus, with its own encoders or through [`prometheus_client`].
 //!
 //! # The slot design
 //!
@@ -27,8 +27,10 @@
 //!
 //! A family whose labels are all closed exposes every slot, so each series exists from the start at zero
 //! and ratio queries always find both numerator and denominator. A family with an open label exposes only
-//! the slots that were recorded into, so an unused route costs no series. Register a metric set with
-//! [`register`] for scraping, or render it once with [`encode_text`].
+//! the slots that were recorded into, so an unused route costs no series. A `/metrics` endpoint renders a
+//! metric set with [`encode_prometheus`] (the classic text format, the default) or [`encode_openmetrics`]
+//! (when [`Format::from_accept`] says the scraper asks for it); [`register`] adds it to a prometheus-client
+//! registry instead, and [`encode_text`] renders it with prometheus-client's encoder.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -51,7 +53,10 @@ pub mod record;
 pub mod reference;
 pub mod slow_query;
 
-pub use expose::{encode_text, register, MetricSet, Visitor, DROPPED_METRIC};
+pub use expose::{
+    encode, encode_openmetrics, encode_prometheus, encode_text, register, Format, MetricSet,
+    Visitor, DROPPED_METRIC, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE,
+};
 pub use family::{AnyFamily, Family};
 pub use label::{Dimension, LabelSet, LabelValue, NoLabels, OpenLabel, Slot, OVERFLOW_VALUE};
 pub use metric::{Counter, Gauge, Histogram, Metric};
