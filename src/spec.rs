@@ -88,6 +88,33 @@ pub struct ServiceSpec {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub labels: BTreeMap<Name, String>,
+    /// Burn-rate alert windows for this service's SLOs, replacing the default policy (1h/5m and 6h/30m pages,
+    /// 1d/2h and 3d/6h tickets); for SLO windows much shorter than the usual 28 or 30 days.
+    #[schemars(with = "Option<Vec<AlertWindowSpec>>")]
+    pub alert_windows: Option<Spanned<Vec<AlertWindowSpec>>>,
+}
+
+/// One row of a custom burn-rate policy: a window pair, the budget share it lets burn, and how long it waits.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertWindowSpec {
+    /// `page` or `ticket`.
+    #[schemars(with = "Severity")]
+    pub severity: Spanned<Severity>,
+    /// Long window, e.g. `1h`: the error ratio over it shows the budget really burns.
+    #[schemars(with = "String")]
+    pub long: Spanned<String>,
+    /// Short window, shorter than `long`, e.g. `5m`: lets the alert resolve soon after the burn stops.
+    #[schemars(with = "String")]
+    pub short: Spanned<String>,
+    /// Percent of the SLO window's error budget spent when the alert fires at exactly its burn-rate factor,
+    /// above 0 and at most 100; the factor is `budget_percent / 100 × SLO window / long`.
+    #[schemars(with = "f64")]
+    pub budget_percent: Spanned<f64>,
+    /// How long both windows must be over the threshold, e.g. `2m`. Default: `0s`.
+    #[serde(rename = "for")]
+    #[schemars(with = "Option<String>")]
+    pub for_: Option<Spanned<String>>,
 }
 
 /// A label: either a closed set of values (a Rust enum) or open values with a cardinality limit.
@@ -215,7 +242,7 @@ pub struct SloSpec {
     /// Objective in percent; default: the tier's.
     #[schemars(with = "Option<f64>")]
     pub objective: Option<Spanned<f64>>,
-    /// Rolling window such as `30d`, `28d` or `4w`. Default: `30d`.
+    /// Rolling window such as `30d`, `28d`, `4w` or `12h`, at least the longest alert window. Default: `30d`.
     #[schemars(with = "Option<String>")]
     pub window: Option<Spanned<String>>,
     /// Ratio SLI (exactly one of `ratio` and `latency`).

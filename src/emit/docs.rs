@@ -334,7 +334,11 @@ fn slo_section(service: &Service, slo: &Slo) -> SloSection {
         heading: format!("SLO {}", code(&slo.name)),
         description: prose(&slo.description),
         objective: percent(slo.objective),
-        window: format!("{} ({} days)", code(&slo.window.promql()), slo.window.days),
+        window: format!(
+            "{} ({})",
+            code(&slo.window.promql()),
+            window_words(&slo.window.promql())
+        ),
         budget_minutes: slo.budget.minutes.to_string(),
         budget_human: human_seconds(slo.budget.minutes.mul(Exact::int(60))),
         budget_per_million: slo.budget.ratio.mul(Exact::int(1_000_000)).to_string(),
@@ -536,6 +540,18 @@ fn yes_no(value: bool) -> String {
     if value { "yes" } else { "no" }.into()
 }
 
+/// An SLO window in words, in the unit its Prometheus spelling uses: `30 days`, `1 hour`, `90 minutes`.
+fn window_words(window: &str) -> String {
+    let (n, unit) = window.split_at(window.len() - 1);
+    let unit = match unit {
+        "d" => "day",
+        "h" => "hour",
+        "m" => "minute",
+        _ => "second",
+    };
+    format!("{n} {unit}{}", if n == "1" { "" } else { "s" })
+}
+
 /// `0s` reads as "none" in a table; other durations as Prometheus writes them.
 fn duration(d: Duration) -> String {
     if d.seconds == 0 {
@@ -598,7 +614,7 @@ fn or_dash(text: &str) -> String {
 fn human_seconds(seconds: Exact) -> String {
     let tenths = round_half_up(seconds.mul(Exact::int(10)));
     if tenths < 600 {
-        return if tenths % 10 == 0 {
+        return if tenths.is_multiple_of(10) {
             format!("{} s", tenths / 10)
         } else {
             format!("{}.{} s", tenths / 10, tenths % 10)

@@ -6,6 +6,7 @@
 pub mod docs;
 pub mod grafana;
 pub mod prometheus;
+pub mod rule_tests;
 pub mod rust;
 pub mod schema;
 mod templates;
@@ -45,6 +46,12 @@ pub fn emit_all(model: &Model) -> Result<Vec<Output>> {
             path: format!("{dir}/rules.yml"),
             contents: prometheus::emit(service)?,
         });
+        for (name, contents) in rule_tests::emit(service)? {
+            out.push(Output {
+                path: format!("{dir}/{name}"),
+                contents,
+            });
+        }
         out.push(Output {
             path: format!("{dir}/dashboard.json"),
             contents: grafana::emit(service)?,

@@ -94,7 +94,9 @@ pub fn emit(service: &Service) -> Result<String> {
         .filter_map(|label| match &label.values {
             LabelValues::Closed(values) => Some(EnumContext {
                 name: upper_camel(&label.name),
-                prefixed: values.iter().any(|v| v.variant.starts_with(&upper_camel(&label.name))),
+                prefixed: values
+                    .iter()
+                    .any(|v| v.variant.starts_with(&upper_camel(&label.name))),
                 doc: doc_lines(&label.help),
                 values: list(values.iter().map(|v| literal(&v.value))),
                 variants: values

@@ -25,26 +25,51 @@ pub type Problem = Diagnostic<usize>;
 /// Alert windows and the share of the SLO window's budget each spends before it fires; factors follow from these.
 ///
 /// Shares and windows are the Google SRE workbook's (chapter 5, "Multiwindow, Multi-Burn-Rate Alerts"); the
-/// `for` durations are Pyrra's, long enough to ride out a scrape gap, short next to the time to fire.
+/// `for` durations are Pyrra's, long enough to ride out a scrape gap, short next to the time to fire. A service's
+/// `alert_windows` replace them.
 const BURN_RATE_WINDOWS: [BurnRateWindow; 4] = [
-    BurnRateWindow { severity: Severity::Page, long: 3_600, short: 300, budget_percent: 2, for_: 120 },
-    BurnRateWindow { severity: Severity::Page, long: 21_600, short: 1_800, budget_percent: 5, for_: 900 },
-    BurnRateWindow { severity: Severity::Ticket, long: 86_400, short: 7_200, budget_percent: 10, for_: 3_600 },
-    BurnRateWindow { severity: Severity::Ticket, long: 259_200, short: 21_600, budget_percent: 10, for_: 10_800 },
+    BurnRateWindow::new(Severity::Page, 3_600, 300, 2, 120),
+    BurnRateWindow::new(Severity::Page, 21_600, 1_800, 5, 900),
+    BurnRateWindow::new(Severity::Ticket, 86_400, 7_200, 10, 3_600),
+    BurnRateWindow::new(Severity::Ticket, 259_200, 21_600, 10, 10_800),
 ];
 
-/// One row of the burn-rate policy; durations in seconds.
+/// One row of the burn-rate policy.
+#[derive(Debug, Clone, Copy)]
 struct BurnRateWindow {
     severity: Severity,
-    long: u64,
-    short: u64,
-    /// Percent of the SLO window's budget spent when the alert fires at exactly its factor.
-    budget_percent: u128,
-    for_: u64,
+    long: Duration,
+    short: Duration,
+    /// Share of the SLO window's budget spent when the alert fires at exactly its factor.
+    budget_share: Exact,
+    for_: Duration,
 }
 
-/// The longest alert window; an SLO window must be at least this long for its rules to make sense.
-const LONGEST_ALERT_WINDOW_DAYS: u32 = 3;
+impl BurnRateWindow {
+    /// A row of the default policy; durations in seconds, the share in percent.
+    const fn new(severity: Severity, long: u64, short: u64, percent: u128, for_: u64) -> Self {
+        BurnRateWindow {
+            severity,
+            long: Duration { seconds: long },
+            short: Duration { seconds: short },
+            budget_share: Exact::new(percent, 100),
+            for_: Duration { seconds: for_ },
+        }
+    }
+}
+
+/// Most rows a service's `alert_windows` may have: every row costs recording rules and an alert.
+const MAX_ALERT_WINDOWS: usize = 6;
+
+/// The SLO window when a spec sets none.
+const DEFAULT_SLO_WINDOW: Duration = Duration {
+    seconds: 30 * 86_400,
+};
+
+/// The longest SLO window: a year, leap or not.
+const MAX_SLO_WINDOW: Duration = Duration {
+    seconds: 366 * 86_400,
+};
 
 /// Most series one metric may have once every label is at its limit: more is a cardinality bug.
 const MAX_SERIES_PER_METRIC: u64 = 100_000;
@@ -157,7 +182,7 @@ impl Lowering {
                 ])
                 .with_notes(vec![format!(
                     "help: {}",
-                    if what.starts_with("label") {
+                    if what.starts_with("label") || what == "alert window" {
                         "remove the second one"
                     } else {
                         "rename one of them or merge the two definitions"
@@ -293,7 +318,10 @@ impl Lowering {
             format!("invalid {what} name `{n}`"),
             why,
             if n.starts_with("__") {
-                format!("drop the leading underscores, e.g. `{}`", n.trim_start_matches('_'))
+                format!(
+                    "drop the leading underscores, e.g. `{}`",
+                    n.trim_start_matches('_')
+                )
             } else {
                 "rename it with letters, digits and underscores, e.g. `status_class`".to_string()
             },
@@ -309,9 +337,17 @@ impl Lowering {
             self.error(file, s.name.span(), format!("invalid service name `{name}`"), "not snake_case", "use lower-case letters, digits and single underscores; it names files and the `service` label");
         }
         if s.team.trim().is_empty() {
-            self.error(file, s.name.span(), format!("service `{name}` has an empty `team`"), "who owns it?", "set `team` to the owning team; it labels every alert");
+            self.error(
+                file,
+                s.name.span(),
+                format!("service `{name}` has an empty `team`"),
+                "who owns it?",
+                "set `team` to the owning team; it labels every alert",
+            );
         }
-        if !(s.runbook_base_url.starts_with("https://") || s.runbook_base_url.starts_with("http://")) {
+        if !(s.runbook_base_url.starts_with("https://")
+            || s.runbook_base_url.starts_with("http://"))
+        {
             self.error(file, s.name.span(), format!("`runbook_base_url` of `{name}` is not an http(s) URL"), "runbook links are built from it", "set it to the URL of the runbook folder, e.g. `https://runbooks.example.com/backend`");
         }
         let tier = s.tier.get_ref().clone();
@@ -354,10 +390,24 @@ impl Lowering {
                 extra_panels: Vec::new(),
             },
         };
+        // With an invalid policy every SLO would also report a window problem that is really the policy's.
+        let (policy, check_windows) = match self.alert_policy(file, s) {
+            Some(policy) => (policy, true),
+            None => (BURN_RATE_WINDOWS.to_vec(), false),
+        };
         service.slos = spec
             .slos
             .iter()
-            .filter_map(|(n, slo)| self.lower_slo(file, &service, &tier, n, slo.get_ref()))
+            .filter_map(|(n, slo)| {
+                self.lower_slo(
+                    file,
+                    &service,
+                    &tier,
+                    (&policy, check_windows),
+                    n,
+                    slo.get_ref(),
+                )
+            })
             .collect();
         service.alerts = spec
             .alerts
@@ -367,6 +417,99 @@ impl Lowering {
         self.check_alert_names(file, &service, spec);
         service.dashboard = self.lower_dashboard(file, &service, spec);
         (self.problems.len() == before).then_some(service)
+    }
+
+    /// The service's burn-rate policy: its `alert_windows`, checked, or the default; `None` after reporting problems.
+    fn alert_policy(&mut self, file: usize, s: &spec::ServiceSpec) -> Option<Vec<BurnRateWindow>> {
+        let Some(rows) = &s.alert_windows else {
+            return Some(BURN_RATE_WINDOWS.to_vec());
+        };
+        if rows.get_ref().is_empty() {
+            self.error(file, rows.span(), "`alert_windows` is empty", "no alert windows", "remove `alert_windows` to use the default policy, or add `[[service.alert_windows]]` rows");
+            return None;
+        }
+        if rows.get_ref().len() > MAX_ALERT_WINDOWS {
+            self.error(file, rows.span(), format!("{} alert windows, more than {MAX_ALERT_WINDOWS}", rows.get_ref().len()), "too many rows", "every row adds recording rules and an alert; two page and two ticket rows are usual");
+            return None;
+        }
+        let mut policy = Vec::new();
+        let mut ok = true;
+        let mut pairs: BTreeMap<(Duration, Duration), Range<usize>> = BTreeMap::new();
+        for row in rows.get_ref() {
+            let severity = *row.severity.get_ref();
+            if severity == Severity::Info {
+                self.error(
+                    file,
+                    row.severity.span(),
+                    "a burn-rate alert cannot have severity `info`",
+                    "wakes nobody",
+                    "use `page` for fast burns and `ticket` for slow ones",
+                );
+                ok = false;
+            }
+            let long = self.duration(file, &row.long);
+            let short = self.duration(file, &row.short);
+            let for_ = match &row.for_ {
+                Some(f) => self.duration(file, f),
+                None => Some(Duration { seconds: 0 }),
+            };
+            let percent = *row.budget_percent.get_ref();
+            let share = Exact::from_f64(percent)
+                .filter(|_| percent > 0.0 && percent <= 100.0)
+                .map(|p| p.div(Exact::int(100)));
+            if share.is_none() {
+                self.error(file, row.budget_percent.span(), format!("`budget_percent` {percent} is outside (0, 100]"), "share of the SLO window's error budget", "write the percent of the budget spent when the alert fires at its factor, e.g. `2` for a fast page or `10` for a ticket");
+            }
+            let (Some(long), Some(short), Some(for_), Some(budget_share)) =
+                (long, short, for_, share)
+            else {
+                ok = false;
+                continue;
+            };
+            if short.seconds == 0 || short >= long {
+                self.error(file, row.short.span(), format!("short window `{}` is not shorter than long window `{}`", row.short.get_ref(), row.long.get_ref()), "short window", "the short window lets the alert resolve soon after the burn stops: make it a fraction of `long`, e.g. a twelfth (`5m` for `1h`)");
+                ok = false;
+                continue;
+            }
+            if let Some(first) = pairs.get(&(long, short)) {
+                self.duplicate(
+                    file,
+                    row.long.span(),
+                    "alert window",
+                    &format!("{}/{}", long.promql(), short.promql()),
+                    file,
+                    first.clone(),
+                );
+                ok = false;
+                continue;
+            }
+            pairs.insert((long, short), row.long.span());
+            policy.push(BurnRateWindow {
+                severity,
+                long,
+                short,
+                budget_share,
+                for_,
+            });
+        }
+        // Severity then window order, as the default policy and the generated alerts are sorted.
+        policy.sort_by_key(|w| (w.severity, w.long, w.short));
+        ok.then_some(policy)
+    }
+
+    /// Parses a duration, or reports it.
+    fn duration(&mut self, file: usize, text: &Spanned<String>) -> Option<Duration> {
+        let parsed = Duration::parse(text.get_ref());
+        if parsed.is_none() {
+            self.error(
+                file,
+                text.span(),
+                format!("invalid duration `{}`", text.get_ref()),
+                "not a duration",
+                "write a whole number and one unit: `30s`, `5m`, `1h`, `1d`",
+            );
+        }
+        parsed
     }
 
     /// Rejects a label that slogen sets itself on rules and alerts, which would otherwise be silently overridden.
@@ -380,7 +523,11 @@ impl Lowering {
             name.span(),
             format!("label `{n}` is set by slogen"),
             "generated rules and alerts carry this label already",
-            if n == "team" { "set the team with `service.team`".to_string() } else { "choose another label name".to_string() },
+            if n == "team" {
+                "set the team with `service.team`".to_string()
+            } else {
+                "choose another label name".to_string()
+            },
         );
         false
     }
@@ -538,11 +685,23 @@ impl Lowering {
                 ok = false;
             }
             if kind != MetricKind::Counter && n.ends_with("_total") {
-                self.error(file, name.span(), format!("{} `{n}` ends with `_total`", kind_name(kind)), "`_total` marks counters", "drop the suffix, or make it a counter if it only ever goes up");
+                self.error(
+                    file,
+                    name.span(),
+                    format!("{} `{n}` ends with `_total`", kind_name(kind)),
+                    "`_total` marks counters",
+                    "drop the suffix, or make it a counter if it only ever goes up",
+                );
                 ok = false;
             }
             if d.help.trim().is_empty() {
-                self.error(file, name.span(), format!("metric `{n}` has an empty `help`"), "no help text", "say what the metric counts or measures; it becomes `# HELP` and a doc comment");
+                self.error(
+                    file,
+                    name.span(),
+                    format!("metric `{n}` has an empty `help`"),
+                    "no help text",
+                    "say what the metric counts or measures; it becomes `# HELP` and a doc comment",
+                );
                 ok = false;
             }
             let unit = d.unit.as_ref().map(|u| u.get_ref().clone());
@@ -581,9 +740,25 @@ impl Lowering {
                 }
                 seen.insert(l.get_ref().clone(), l.span());
                 let target_label = matches!(l.get_ref().as_str(), "job" | "instance")
-                    || spec.service.as_ref().is_some_and(|s| s.get_ref().selector.keys().any(|k| k.get_ref() == l.get_ref()));
+                    || spec.service.as_ref().is_some_and(|s| {
+                        s.get_ref()
+                            .selector
+                            .keys()
+                            .any(|k| k.get_ref() == l.get_ref())
+                    });
                 if target_label {
-                    self.error(file, l.span(), format!("metric label `{}` clashes with a target label", l.get_ref()), "Prometheus sets this label on every scraped series", format!("rename it, e.g. `{}_name`; a scraped `{}` would become `exported_{}`", l.get_ref(), l.get_ref(), l.get_ref()));
+                    self.error(
+                        file,
+                        l.span(),
+                        format!("metric label `{}` clashes with a target label", l.get_ref()),
+                        "Prometheus sets this label on every scraped series",
+                        format!(
+                            "rename it, e.g. `{}_name`; a scraped `{}` would become `exported_{}`",
+                            l.get_ref(),
+                            l.get_ref(),
+                            l.get_ref()
+                        ),
+                    );
                     ok = false;
                     continue;
                 }
@@ -855,13 +1030,20 @@ impl Lowering {
         file: usize,
         service: &Service,
         service_tier: &str,
+        (policy, check_window): (&[BurnRateWindow], bool),
         name: &Name,
         spec: &spec::SloSpec,
     ) -> Option<Slo> {
         let n = name.get_ref();
         let mut ok = true;
         if spec.description.trim().is_empty() {
-            self.error(file, name.span(), format!("SLO `{n}` has an empty description"), "description", "say in one sentence what users get, e.g. \"Requests succeed.\"");
+            self.error(
+                file,
+                name.span(),
+                format!("SLO `{n}` has an empty description"),
+                "description",
+                "say in one sentence what users get, e.g. \"Requests succeed.\"",
+            );
             ok = false;
         }
         if !naming::is_snake_case(n) {
@@ -888,32 +1070,42 @@ impl Lowering {
             Some(o) => self.objective(file, o)?,
             None => tier.objective,
         };
+        let longest = policy
+            .iter()
+            .map(|w| w.long)
+            .max()
+            .filter(|_| check_window)
+            .unwrap_or(Duration { seconds: 0 });
         let window = match &spec.window {
-            None => SloWindow { days: 30 },
-            Some(w) => {
-                let days = Duration::parse(w.get_ref())
-                    .filter(|d| d.seconds % 86_400 == 0 && w.get_ref().ends_with(['d', 'w']))
-                    .map(|d| d.seconds / 86_400);
-                match days {
-                    Some(days) if (u64::from(LONGEST_ALERT_WINDOW_DAYS)..=366).contains(&days) => {
-                        SloWindow { days: days as u32 }
-                    }
-                    Some(_) => {
-                        self.error(file, w.span(), format!("SLO window `{}` is out of range", w.get_ref()), "window", format!("use a window from {LONGEST_ALERT_WINDOW_DAYS}d (the longest alert window) to 366d; 28d or 30d are usual"));
-                        return None;
-                    }
-                    None => {
-                        self.error(
-                            file,
-                            w.span(),
-                            format!("invalid SLO window `{}`", w.get_ref()),
-                            "not a duration in days or weeks",
-                            "write a whole number of days or weeks, e.g. `30d`, `28d` or `4w`",
-                        );
-                        return None;
-                    }
+            None => {
+                let window = SloWindow {
+                    seconds: DEFAULT_SLO_WINDOW.seconds,
+                };
+                if window.duration() < longest {
+                    self.error(file, name.span(), format!("SLO `{n}` has the default {} window, shorter than its longest alert window `{}`", DEFAULT_SLO_WINDOW.promql(), longest.promql()), "default window", format!("set `window` to at least `{}`, or shorten the service's `alert_windows`", longest.promql()));
+                    return None;
                 }
+                window
             }
+            Some(w) => match Duration::parse(w.get_ref()) {
+                Some(d) if d >= longest && d.seconds > 0 && d <= MAX_SLO_WINDOW => {
+                    SloWindow { seconds: d.seconds }
+                }
+                Some(_) => {
+                    self.error(file, w.span(), format!("SLO window `{}` is out of range", w.get_ref()), "window", format!("use a window from {} (the longest alert window) to {}; 28d or 30d are usual", longest.promql(), MAX_SLO_WINDOW.promql()));
+                    return None;
+                }
+                None => {
+                    self.error(
+                        file,
+                        w.span(),
+                        format!("invalid SLO window `{}`", w.get_ref()),
+                        "not a duration",
+                        "write a whole number and one unit, e.g. `30d`, `28d`, `4w` or `12h`",
+                    );
+                    return None;
+                }
+            },
         };
         let sli = match (&spec.ratio, &spec.latency) {
             (Some(r), None) => {
@@ -933,10 +1125,12 @@ impl Lowering {
                     MetricKind::Counter,
                     "the `total` selector",
                 );
-                Sli::Ratio {
-                    errors: errors?,
-                    total: total?,
+                let (errors, total) = (errors?, total?);
+                if errors_cover_total(service, &errors, &total) {
+                    self.error(file, r.errors.metric.span(), format!("the `errors` selector of SLO `{n}` matches every event `total` does"), "no event could be good", "match only the bad events in `errors`, e.g. `match = { status = [\"5xx\"] }`");
+                    return None;
                 }
+                Sli::Ratio { errors, total }
             }
             (None, Some(l)) => {
                 let histogram = self.selector(
@@ -977,22 +1171,28 @@ impl Lowering {
         };
         let ratio = objective.div(Exact::int(100));
         let budget_ratio = Exact::int(1).checked_sub(ratio)?;
-        let window_minutes = Exact::int(u64::from(window.days) * 24 * 60);
+        let window_seconds = Exact::int(window.seconds);
         let budget = ErrorBudget {
             ratio: budget_ratio,
-            minutes: window_minutes.mul(budget_ratio),
+            minutes: window_seconds.div(Exact::int(60)).mul(budget_ratio),
         };
         let page = spec.alerting.page.unwrap_or(tier.page);
         let ticket = spec.alerting.ticket.unwrap_or(tier.ticket);
         let mut burn_rate_alerts = Vec::new();
-        for &BurnRateWindow { severity, long, short, budget_percent, for_ } in &BURN_RATE_WINDOWS {
+        for &BurnRateWindow {
+            severity,
+            long,
+            short,
+            budget_share,
+            for_,
+        } in policy
+        {
             if (severity == Severity::Page && !page) || (severity == Severity::Ticket && !ticket) {
                 continue;
             }
-            let share = Exact::new(budget_percent, 100);
-            let factor = share
-                .mul(Exact::int(window.hours()))
-                .div(Exact::new(u128::from(long), 3600));
+            let factor = budget_share
+                .mul(window_seconds)
+                .div(Exact::int(long.seconds));
             let threshold = factor.mul(budget_ratio);
             if threshold.cmp_value(Exact::int(1)) != std::cmp::Ordering::Less {
                 let span = spec
@@ -1006,7 +1206,7 @@ impl Lowering {
                     format!(
                         "objective {objective}% is too low for the {} alert over {}",
                         format!("{severity:?}").to_lowercase(),
-                        Duration { seconds: long }.promql()
+                        long.promql()
                     ),
                     format!(
                         "its error-ratio threshold would be {threshold}, which no ratio exceeds"
@@ -1022,21 +1222,29 @@ impl Lowering {
             let one_minus = Exact::int(1).checked_sub(threshold)?;
             burn_rate_alerts.push(BurnRateAlert {
                 severity,
-                long: Duration { seconds: long },
-                short: Duration { seconds: short },
-                budget_share: share,
+                long,
+                short,
+                budget_share,
                 factor,
                 threshold,
-                for_: Duration { seconds: for_ },
-                time_to_fire_full_outage: threshold.mul(Exact::int(long)).add(Exact::int(for_)),
-                time_to_fire_at_factor: Exact::int(long + for_),
-                reset_time: one_minus.mul(Exact::int(short)),
+                for_,
+                time_to_fire_full_outage: threshold
+                    .mul(Exact::int(long.seconds))
+                    .add(Exact::int(for_.seconds)),
+                time_to_fire_at_factor: Exact::int(long.seconds + for_.seconds),
+                reset_time: one_minus.mul(Exact::int(short.seconds)),
             });
         }
         let mut alert_labels = BTreeMap::new();
         for (k, v) in &spec.alerting.labels {
             if self.label_name(file, k, "alert label") && self.not_generated_label(file, k) {
                 alert_labels.insert(k.get_ref().clone(), v.clone());
+            }
+        }
+        for (k, v) in &spec.alerting.annotations {
+            if let Err(action) = super::template::parse(v) {
+                self.error(file, k.span(), format!("annotation `{}` of SLO `{n}` uses the template `{action}`", k.get_ref()), "cannot be checked", "SLO alert annotations are static text plus `{{ $value | humanizePercentage }}`, so that the generated rule tests can predict them; the alert labels already name the service and SLO");
+                ok = false;
             }
         }
         let alert_annotations = spec
@@ -1105,7 +1313,11 @@ impl Lowering {
             },
         };
         let summary = spec.summary.trim();
-        if summary.is_empty() || !summary.ends_with('.') || summary.contains("{{") || summary.contains('\n') {
+        if summary.is_empty()
+            || !summary.ends_with('.')
+            || summary.contains("{{")
+            || summary.contains('\n')
+        {
             self.error(
                 file,
                 name.span(),
@@ -1122,7 +1334,16 @@ impl Lowering {
         if ok {
             if let Ok(ast) = promql_parser::parser::parse(spec.expr.get_ref()) {
                 if ast.value_type() != promql_parser::parser::value::ValueType::Vector {
-                    self.error(file, spec.expr.span(), format!("alert `{n}` expression is a {}, not an instant vector", ast.value_type()), "alerts fire per returned series", "make the expression return series, e.g. `rate(x_total[5m]) > 1`");
+                    self.error(
+                        file,
+                        spec.expr.span(),
+                        format!(
+                            "alert `{n}` expression is a {}, not an instant vector",
+                            ast.value_type()
+                        ),
+                        "alerts fire per returned series",
+                        "make the expression return series, e.g. `rate(x_total[5m]) > 1`",
+                    );
                     ok = false;
                 }
             }
@@ -1290,8 +1511,33 @@ impl Lowering {
     }
 }
 
+/// True when every series `total` selects is an error too, so the SLI could never be below 1.
+fn errors_cover_total(service: &Service, errors: &Selector, total: &Selector) -> bool {
+    errors.metric == total.metric
+        && errors
+            .matchers
+            .iter()
+            .all(|(label, bad)| match total.matchers.get(label) {
+                Some(all) => all.iter().all(|v| bad.contains(v)),
+                None => match service.label_defs.get(label).map(|l| &l.values) {
+                    Some(LabelValues::Closed(values)) => {
+                        values.iter().all(|v| bad.contains(&v.value))
+                    }
+                    _ => false,
+                },
+            })
+}
+
 /// Labels that generated rules and alerts set themselves (plus every `sloth_*` label).
-const GENERATED_LABELS: &[&str] = &["severity", "service", "slo", "long", "short", "burn_rate", "team"];
+const GENERATED_LABELS: &[&str] = &[
+    "severity",
+    "service",
+    "slo",
+    "long",
+    "short",
+    "burn_rate",
+    "team",
+];
 
 /// The dashboard row holding one group of panels per SLO.
 pub const SLO_ROW: &str = "SLOs";

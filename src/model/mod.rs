@@ -7,6 +7,7 @@ pub mod lower;
 pub mod number;
 pub mod promql;
 mod promql_check;
+pub mod template;
 
 use std::collections::BTreeMap;
 
@@ -216,22 +217,30 @@ pub struct Slo {
     pub runbook_url: String,
 }
 
-/// An SLO's rolling window, in whole days.
+/// An SLO's rolling window: any whole number of seconds from the longest alert window up to 366 days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SloWindow {
-    /// Days in the window.
-    pub days: u32,
+    /// Seconds in the window.
+    pub seconds: u64,
 }
 
 impl SloWindow {
-    /// Prometheus duration (`30d`).
+    /// Prometheus duration (`30d`, `28d`, `1h`), spelled as [`Duration::promql`] spells alert windows so that
+    /// a window both recorded for an alert and as the SLO period gets one record name.
     pub fn promql(&self) -> String {
-        format!("{}d", self.days)
+        self.duration().promql()
     }
 
-    /// Window length in hours.
-    pub fn hours(&self) -> u64 {
-        u64::from(self.days) * 24
+    /// The window as a duration.
+    pub fn duration(&self) -> Duration {
+        Duration {
+            seconds: self.seconds,
+        }
+    }
+
+    /// Window length in days, exact (`1/24` for `1h`), for Sloth's `slo:time_period:days`.
+    pub fn days(&self) -> Exact {
+        Exact::new(u128::from(self.seconds), 86_400)
     }
 }
 
@@ -295,14 +304,15 @@ impl Duration {
         })
     }
 
-    /// The largest unit that divides the duration exactly.
+    /// The largest unit up to days that divides the duration exactly: `28d` rather than `4w`, as SLO windows
+    /// are usually written.
     pub fn promql(&self) -> String {
         let s = self.seconds;
         if s == 0 {
             return "0s".into();
         }
-        for (scale, unit) in [(604_800, "w"), (86_400, "d"), (3600, "h"), (60, "m")] {
-            if s % scale == 0 {
+        for (scale, unit) in [(86_400, "d"), (3600, "h"), (60, "m")] {
+            if s.is_multiple_of(scale) {
                 return format!("{}{}", s / scale, unit);
             }
         }

@@ -99,6 +99,11 @@ impl Exact {
         Some(Exact::new(left.checked_sub(right)?, self.den * other.den))
     }
 
+    /// The largest whole number not above the value.
+    pub fn floor(self) -> u128 {
+        self.num / self.den
+    }
+
     /// True for zero.
     pub fn is_zero(self) -> bool {
         self.num == 0

@@ -119,10 +119,13 @@ fn selector(
             || matches!(m.name.as_str(), "job" | "instance" | "__name__")
             || (m.name == "le" && name.ends_with("_bucket"));
         if known && matches!(m.op, promql_parser::label::MatchOp::Equal) {
-            let closed = service.label_defs.get(&m.name).and_then(|l| match &l.values {
-                super::LabelValues::Closed(values) => Some(values),
-                super::LabelValues::Open { .. } => None,
-            });
+            let closed = service
+                .label_defs
+                .get(&m.name)
+                .and_then(|l| match &l.values {
+                    super::LabelValues::Closed(values) => Some(values),
+                    super::LabelValues::Open { .. } => None,
+                });
             if let Some(values) = closed.filter(|v| !v.iter().any(|c| c.value == m.value)) {
                 let list: Vec<&str> = values.iter().map(|v| v.value.as_str()).collect();
                 out.push(Misuse {
@@ -153,11 +156,16 @@ fn selector(
 /// `http_requests_total`, `x_seconds` for a histogram) is a typo that would silently match nothing.
 fn lookalike(name: &str, service: &Service, out: &mut Vec<Misuse>) {
     let found = service.metrics.iter().find(|m| {
-        name == m.name || name == m.family_name() || name.starts_with(&format!("{}_", m.family_name()))
+        name == m.name
+            || name == m.family_name()
+            || name.starts_with(&format!("{}_", m.family_name()))
     });
     if let Some(metric) = found {
         out.push(Misuse {
-            message: format!("`{name}` is not a series that metric `{}` exposes", metric.name),
+            message: format!(
+                "`{name}` is not a series that metric `{}` exposes",
+                metric.name
+            ),
             label: "matches nothing".into(),
             hint: format!("exposed names: {}", metric.exposed_names().join(", ")),
         });
