@@ -306,7 +306,7 @@ fn rule_tests_fail_when_a_threshold_differs_from_the_model() {
         (Exact::new(11, 10), "raised"),
         (Exact::new(9, 10), "lowered"),
     ] {
-        let (model, altered, what) = mutated(|a| a.threshold = a.threshold.mul(change));
+        let (model, altered, what) = mutated(|a| a.threshold = a.threshold * change);
         assert_detected(
             &model,
             &altered,

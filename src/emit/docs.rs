@@ -340,8 +340,8 @@ fn slo_section(service: &Service, slo: &Slo) -> SloSection {
             window_words(&slo.window.promql())
         ),
         budget_minutes: slo.budget.minutes.to_string(),
-        budget_human: human_seconds(slo.budget.minutes.mul(Exact::int(60))),
-        budget_per_million: slo.budget.ratio.mul(Exact::int(1_000_000)).to_string(),
+        budget_human: human_seconds(slo.budget.minutes * Exact::int(60)),
+        budget_per_million: (slo.budget.ratio * Exact::int(1_000_000)).to_string(),
         tier: code(&slo.tier),
         sli_kind: sli_kind(&slo.sli).into(),
         sli_words: sli_words(service, &slo.sli),
@@ -370,7 +370,7 @@ fn burn_row(a: &BurnRateAlert) -> BurnRow {
         long: a.long.promql(),
         short: a.short.promql(),
         factor: a.factor.to_string(),
-        budget_spent: percent(a.budget_share.mul(Exact::int(100))),
+        budget_spent: percent(a.budget_share * Exact::int(100)),
         threshold: a.threshold.to_string(),
         for_: a.for_.promql(),
         full_outage: human_seconds(a.time_to_fire_full_outage),
@@ -612,7 +612,7 @@ fn or_dash(text: &str) -> String {
 /// A count of seconds for people: `51.8 s` under a minute, `2 min 52 s` under an hour, `2 h 24 min` above,
 /// each rounded half up to its last unit.
 fn human_seconds(seconds: Exact) -> String {
-    let tenths = round_half_up(seconds.mul(Exact::int(10)));
+    let tenths = round_half_up(seconds * Exact::int(10));
     if tenths < 600 {
         return if tenths.is_multiple_of(10) {
             format!("{} s", tenths / 10)
@@ -627,7 +627,7 @@ fn human_seconds(seconds: Exact) -> String {
             s => format!("{} min {s} s", whole / 60),
         };
     }
-    let minutes = round_half_up(seconds.div(Exact::int(60)));
+    let minutes = round_half_up(seconds / Exact::int(60));
     let parts = [
         (minutes / 1440, "d"),
         (minutes / 60 % 24, "h"),

@@ -314,7 +314,7 @@ fn value_unit(unit: Option<&str>) -> String {
 /// The line of an SLO: its SLI against the objective, the error budget left, and the burn rate.
 fn slo_panels(service: &Service, slo: &Slo) -> Result<Vec<Panel>> {
     let matchers = slo_matchers(service, slo);
-    let objective_ratio = slo.objective.div(Exact::int(100));
+    let objective_ratio = slo.objective / Exact::int(100);
     let window = slo.window.promql();
 
     let good = match &slo.sli {

@@ -188,7 +188,7 @@ fn meta_recordings(service: &Service, slo: &Slo) -> Vec<Rule> {
     vec![
         record(
             "slo:objective:ratio",
-            format!("vector({})", slo.objective.div(Exact::int(100))),
+            format!("vector({})", slo.objective / Exact::int(100)),
         ),
         record(
             "slo:error_budget:ratio",
@@ -309,10 +309,10 @@ fn burn_rate_alert(service: &Service, slo: &Slo, name: &str, a: &BurnRateAlert) 
                  {}% ({}x the {}% error budget) over the last {short} too. At this rate {}% of the {} error \
                  budget is spent in {long}.",
                 slo.name,
-                a.threshold.mul(percent),
+                a.threshold * percent,
                 a.factor,
-                slo.budget.ratio.mul(percent),
-                a.budget_share.mul(percent),
+                slo.budget.ratio * percent,
+                a.budget_share * percent,
                 slo.window.promql(),
             ),
         ),

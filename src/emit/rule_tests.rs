@@ -22,6 +22,7 @@
 //! range selection (both ends of a window included), as the promtool they are checked with does.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::{Add as _, Div as _, Mul as _};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;

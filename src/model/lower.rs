@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::ops::{Add as _, Div as _, Mul as _};
 
 use codespan_reporting::diagnostic::{Diagnostic, Label as DiagLabel};
 use toml::Spanned;

@@ -3,6 +3,7 @@
 //! See [`Exact`] for details.
 
 use std::fmt;
+use std::ops::{Add, Div, Mul};
 
 /// A non-negative rational number kept exact through the burn-rate arithmetic.
 ///
@@ -66,32 +67,6 @@ impl Exact {
         Some(Exact::new(digits, 10u128.pow(frac.len() as u32)))
     }
 
-    /// The product; panics only on overflow, which the bounded inputs cannot reach.
-    #[allow(clippy::should_implement_trait)] // replaced by std::ops impls once all emitters use operators
-    pub fn mul(self, other: Exact) -> Exact {
-        let g1 = gcd(self.num, other.den).max(1);
-        let g2 = gcd(other.num, self.den).max(1);
-        Exact::new(
-            (self.num / g1) * (other.num / g2),
-            (self.den / g2) * (other.den / g1),
-        )
-    }
-
-    /// The sum.
-    #[allow(clippy::should_implement_trait)] // replaced by std::ops impls once all emitters use operators
-    pub fn add(self, other: Exact) -> Exact {
-        Exact::new(
-            self.num * other.den + other.num * self.den,
-            self.den * other.den,
-        )
-    }
-
-    /// The quotient; `other` must not be zero.
-    #[allow(clippy::should_implement_trait)] // replaced by std::ops impls once all emitters use operators
-    pub fn div(self, other: Exact) -> Exact {
-        self.mul(Exact::new(other.den, other.num))
-    }
-
     /// `self - other`, or `None` when that would be negative.
     pub fn checked_sub(self, other: Exact) -> Option<Exact> {
         let left = self.num.checked_mul(other.den)?;
@@ -117,6 +92,42 @@ impl Exact {
     /// The nearest float, for templates that compute with it (never for printing thresholds).
     pub fn to_f64(self) -> f64 {
         self.num as f64 / self.den as f64
+    }
+}
+
+/// The product; panics only on overflow, which the bounded inputs cannot reach.
+impl Mul for Exact {
+    type Output = Exact;
+
+    fn mul(self, other: Exact) -> Exact {
+        let g1 = gcd(self.num, other.den).max(1);
+        let g2 = gcd(other.num, self.den).max(1);
+        Exact::new(
+            (self.num / g1) * (other.num / g2),
+            (self.den / g2) * (other.den / g1),
+        )
+    }
+}
+
+/// The sum.
+impl Add for Exact {
+    type Output = Exact;
+
+    fn add(self, other: Exact) -> Exact {
+        Exact::new(
+            self.num * other.den + other.num * self.den,
+            self.den * other.den,
+        )
+    }
+}
+
+/// The quotient; `other` must not be zero.
+impl Div for Exact {
+    type Output = Exact;
+
+    fn div(self, other: Exact) -> Exact {
+        let reciprocal = Exact::new(other.den, other.num);
+        self.mul(reciprocal)
     }
 }
 
@@ -196,6 +207,8 @@ impl serde::Serialize for Exact {
 
 #[cfg(test)]
 mod tests {
+    use std::ops::{Div as _, Mul as _};
+
     use super::Exact;
 
     fn show(e: Exact) -> String {
