@@ -6,13 +6,13 @@
 #[rustfmt::skip]
 #[path = "contract/example_metrics.rs"]
 mod example_metrics;
+#[path = "support/prometheus.rs"]
+mod prometheus_server;
 mod support;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -21,6 +21,7 @@ use std::time::Duration;
 use example_metrics::{
     CacheOperationsLabels, HttpRequestDurationLabels, HttpRequestsLabels, Method, Metrics, Status,
 };
+use prometheus_server::Prometheus;
 use serde_json::Value;
 use slogen_runtime::{
     encode, encode_openmetrics, encode_prometheus, encode_text, Counter, Dimension, Family, Format,
@@ -759,95 +760,6 @@ impl Drop for ExpositionServer {
     }
 }
 
-/// The real `prometheus` binary with a temporary data directory, killed on drop.
-struct PrometheusServer {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl PrometheusServer {
-    fn start(target: SocketAddr) -> Self {
-        let dir = tempfile::tempdir().expect("create Prometheus' directory");
-        let config = dir.path().join("prometheus.yml");
-        fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
-                 scrape_configs:\n  - job_name: slogen\n    static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )
-        .expect("write prometheus.yml");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("find a free port")
-            .port();
-        let log = File::create(dir.path().join("prometheus.log")).expect("create the log");
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("share the log"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|error| match error.kind() {
-                io::ErrorKind::NotFound => panic!(
-                    "prometheus is not on PATH: install Debian's `prometheus` package \
-                     (apt-get install prometheus), which provides /usr/bin/prometheus"
-                ),
-                _ => panic!("cannot start prometheus: {error}"),
-            });
-        PrometheusServer { child, port, dir }
-    }
-
-    /// GETs `path` from the HTTP API; `None` while Prometheus is not answering yet.
-    fn api(&self, path: &str) -> Option<Value> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .ok()?;
-        // HTTP/1.0: the response is not chunked and ends when the connection closes.
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let (head, body) = response.split_once("\r\n\r\n")?;
-        head.starts_with("HTTP/1.0 200")
-            .then(|| serde_json::from_str(body).ok())?
-    }
-
-    /// The result vector of an instant query.
-    fn query(&self, query: &str) -> Option<Vec<Value>> {
-        let value = self.api(&format!("/api/v1/query?query={}", percent_encode(query)))?;
-        value["data"]["result"].as_array().cloned()
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for PrometheusServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(byte).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
 /// A series from a query result, in the shape of [`samples`]: labels without `__name__`, `job` and
 /// `instance`, and the value's bits.
 fn series_of(result: &Value) -> ((String, Labels), u64) {
@@ -891,7 +803,7 @@ fn scraped_by_prometheus(format: Format) {
     let expected = samples(std::str::from_utf8(&exposition).expect("UTF-8"));
 
     let server = ExpositionServer::start(Arc::clone(&served), format);
-    let prometheus = PrometheusServer::start(server.address);
+    let prometheus = Prometheus::start("slogen", server.address, &[]);
 
     // Bounded polling: Prometheus needs a few seconds to start and scrape once.
     let scraped = (0..120)
