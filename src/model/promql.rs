@@ -91,8 +91,10 @@ fn counter_rate(service: &Service, selector: &super::Selector, window: &str) -> 
 /// The SLO's error ratio over `window`, straight from the raw series.
 pub fn sli_error_ratio(service: &Service, slo: &Slo, window: &str) -> String {
     match &slo.sli {
+        // `or vector(0)`: a healthy service may never have exposed an error series (open labels expose only
+        // recorded series), and the SLI must read 0 then, not "no data".
         Sli::Ratio { errors, total } => format!(
-            "({}) / ({})",
+            "({} or vector(0)) / ({})",
             counter_rate(service, errors, window),
             counter_rate(service, total, window)
         ),
