@@ -1259,7 +1259,7 @@ impl Report {
 /// An exact share (`0.0005`) as an exact percentage (`0.05`).
 fn percent(share: &str) -> String {
     Exact::parse_decimal(share)
-        .map(|e| e.mul(Exact::int(100)).to_string())
+        .map(|e| (e * Exact::int(100)).to_string())
         .unwrap_or_else(|| share.to_string())
 }
 
