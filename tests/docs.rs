@@ -2,38 +2,16 @@
 //! markdown (tables, links, anchors, whitespace) and, for the inline spec, against burn-rate numbers worked
 //! out by hand.
 
+mod common;
+#[path = "common/inline.rs"]
+mod inline;
+#[path = "common/spec_dirs.rs"]
+mod spec_dirs;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use slogen::emit::{docs, emit_all, Output};
-use slogen::model::{lower, promql, Model};
-
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn load(dir: &Path) -> Model {
-    let files = slogen::load::spec_dir(dir).unwrap_or_else(|e| panic!("{}: {e:#}", dir.display()));
-    lower(&files).unwrap_or_else(|problems| {
-        let messages: Vec<String> = problems.iter().map(|p| p.message.clone()).collect();
-        panic!("{} does not lower: {messages:#?}", dir.display())
-    })
-}
-
-/// The spec directories every check runs on: `slos/` and each directory under `tests/fixtures/valid/`.
-fn spec_dirs() -> Vec<PathBuf> {
-    let mut dirs = vec![manifest_dir().join("slos")];
-    let valid = manifest_dir().join("tests/fixtures/valid");
-    if let Ok(entries) = std::fs::read_dir(&valid) {
-        let mut fixtures: Vec<PathBuf> = entries
-            .map(|e| e.expect("readable fixture entry").path())
-            .filter(|p| p.is_dir())
-            .collect();
-        fixtures.sort();
-        dirs.extend(fixtures);
-    }
-    dirs
-}
+use slogen::model::{promql, Model};
 
 /// One service with a 99.9% / 30d ratio SLO, a latency SLO, both kinds of label and a threshold alert.
 const INLINE_SPEC: &str = r#"
@@ -105,13 +83,8 @@ description = "{{ $value }} errors per second."
 runbook = "errors"
 "#;
 
-fn inline_model() -> (tempfile::TempDir, Model) {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let dir = tmp.path().join("slos");
-    std::fs::create_dir(&dir).expect("create slos dir");
-    std::fs::write(dir.join("shop.toml"), INLINE_SPEC).expect("write spec");
-    let model = load(&dir);
-    (tmp, model)
+fn inline_model() -> Model {
+    inline::lower(&[("shop.toml", INLINE_SPEC)])
 }
 
 /// GitHub's heading anchors: lower-case, punctuation other than `-` and `_` dropped, spaces to `-`, and a
@@ -430,25 +403,25 @@ fn check_model(model: &Model) {
 
 #[test]
 fn docs_of_the_real_specs_and_every_valid_fixture_are_well_formed() {
-    let dirs = spec_dirs();
+    let dirs = spec_dirs::all();
     assert!(
         dirs.len() > 1,
         "expected fixtures under tests/fixtures/valid"
     );
-    for dir in dirs {
-        check_model(&load(&dir));
+    for (_, dir) in dirs {
+        check_model(&common::lower(&dir));
     }
 }
 
 #[test]
 fn inline_spec_docs_are_well_formed() {
-    let (_tmp, model) = inline_model();
+    let model = inline_model();
     check_model(&model);
 }
 
 #[test]
 fn budget_and_burn_rate_numbers_match_the_hand_computed_ones() {
-    let (_tmp, model) = inline_model();
+    let model = inline_model();
     let service = &model.services[0];
     let page = docs::service(&model, service).expect("page renders");
 

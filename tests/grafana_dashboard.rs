@@ -6,8 +6,11 @@
 //! Prometheus query, which the dashboard schema leaves open. Every query is parsed as PromQL, every recording
 //! rule a panel reads must be written by the Prometheus emitter, and the layout must not overlap.
 
+mod common;
+#[path = "common/inline.rs"]
+mod inline;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use jsonschema::{Draft, Resource, Validator};
 use promql_parser::label::MatchOp;
@@ -16,7 +19,7 @@ use serde_json::{json, Value};
 use slogen::emit::{grafana, prometheus};
 use slogen::model::lower::SLO_ROW;
 use slogen::model::promql::{label_matchers, slo_matchers};
-use slogen::model::{self, MetricKind, Model, Service, Severity};
+use slogen::model::{MetricKind, Model, Service, Severity};
 use slogen::naming;
 
 /// Where the schema files are registered; nothing is fetched, the name only joins the references.
@@ -24,18 +27,6 @@ const SCHEMA_BASE: &str = "https://slogen.invalid/schemas/grafana/";
 
 /// What Grafana substitutes for `$__rate_interval`, so the query parses as plain PromQL.
 const RATE_INTERVAL: &str = "5m";
-
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn load_model(dir: &Path) -> Model {
-    let files = slogen::load::spec_dir(dir).expect("spec directory reads");
-    model::lower(&files).unwrap_or_else(|problems| {
-        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-        panic!("{} does not lower: {messages:?}", dir.display())
-    })
-}
 
 /// The dashboard schema and the panel and query schemas it leaves open, compiled once.
 struct Lint {
@@ -71,7 +62,7 @@ impl Lint {
 }
 
 fn schema(name: &str) -> Value {
-    let path = manifest_dir()
+    let path = common::root()
         .join("tests/schemas/grafana")
         .join(format!("{name}.jsonschema.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -541,7 +532,7 @@ fn check(lint: &Lint, service: &Service) -> Value {
 #[test]
 fn slos_dashboards_pass_the_lint() {
     let lint = Lint::new();
-    let model = load_model(&manifest_dir().join("slos"));
+    let model = common::lower(&common::root().join("slos"));
     assert!(!model.services.is_empty(), "slos/ describes no service");
     for service in &model.services {
         check(&lint, service);
@@ -551,17 +542,8 @@ fn slos_dashboards_pass_the_lint() {
 #[test]
 fn fixture_dashboards_pass_the_lint() {
     let lint = Lint::new();
-    let root = manifest_dir().join("tests/fixtures/valid");
-    let Ok(entries) = std::fs::read_dir(&root) else {
-        return;
-    };
-    let mut dirs: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        for service in &load_model(&dir).services {
+    for dir in common::fixture_dirs("valid") {
+        for service in &common::lower(&dir).services {
             check(&lint, service);
         }
     }
@@ -667,12 +649,7 @@ queries = [
 "#;
 
 fn shop() -> Model {
-    let dir = tempfile::tempdir().unwrap();
-    let slos = dir.path().join("slos");
-    std::fs::create_dir(&slos).unwrap();
-    std::fs::write(slos.join("tiers.toml"), TIERS).unwrap();
-    std::fs::write(slos.join("shop.toml"), SHOP).unwrap();
-    load_model(&slos)
+    inline::lower(&[("tiers.toml", TIERS), ("shop.toml", SHOP)])
 }
 
 fn panel_titled<'a>(dashboard: &'a Value, title: &str) -> &'a Value {

@@ -1,14 +1,18 @@
 //! The Prometheus rules emitter, checked with the real `promtool` and a PromQL parser over every spec we have:
 //! `slos/`, every `tests/fixtures/valid/*` directory, and an inline spec that pins the exact numbers.
 
+mod common;
+#[path = "common/inline.rs"]
+mod inline;
+#[path = "common/promtool.rs"]
+mod promtool;
+#[path = "common/spec_dirs.rs"]
+mod spec_dirs;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Deserialize;
 use slogen::model::{Model, Service};
-
-const PROMTOOL: &str = "/usr/bin/promtool";
 
 /// A 99.9%/30d ratio SLO with extra alert labels, a 28d latency SLO, a 3d ratio SLO that only opens tickets,
 /// and a threshold alert on a gauge.
@@ -114,26 +118,6 @@ struct Emitted {
     rules: RulesFile,
 }
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn promtool() -> &'static str {
-    assert!(
-        Path::new(PROMTOOL).is_file(),
-        "{PROMTOOL} is missing: install Prometheus' tools (`apt-get install prometheus`, or put the promtool \
-         binary from a Prometheus release at {PROMTOOL})"
-    );
-    PROMTOOL
-}
-
-fn lower_dir(dir: &Path) -> Model {
-    let files = slogen::load::spec_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot load {}: {e:#}", dir.display()));
-    slogen::model::lower(&files)
-        .unwrap_or_else(|problems| panic!("{} does not lower: {problems:#?}", dir.display()))
-}
-
 fn emit(service: &Service) -> Emitted {
     let text = slogen::emit::prometheus::emit(service)
         .unwrap_or_else(|e| panic!("emitting {}: {e:#}", service.name));
@@ -154,40 +138,23 @@ fn emit(service: &Service) -> Emitted {
 
 /// The inline spec, written where `spec_dir` reads it, so it shows up as `slos/checkout.toml`.
 fn inline_model() -> Model {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let dir = tmp.path().join("slos");
-    std::fs::create_dir(&dir).expect("create slos/");
-    std::fs::write(dir.join("checkout.toml"), INLINE_SPEC).expect("write spec");
-    lower_dir(&dir)
+    inline::lower(&[("checkout.toml", INLINE_SPEC)])
 }
 
 /// Every spec directory that exists: `slos/`, each valid fixture, and the inline spec's.
-fn all_models() -> Vec<(String, Model)> {
-    let mut out = Vec::new();
-    let slos = repo().join("slos");
-    if slos.is_dir() {
-        out.push(("slos".to_string(), lower_dir(&slos)));
-    }
-    let fixtures = repo().join("tests/fixtures/valid");
-    if fixtures.is_dir() {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&fixtures)
-            .expect("read fixtures")
-            .map(|e| e.expect("fixture entry").path())
-            .filter(|p| p.is_dir())
-            .collect();
-        dirs.sort();
-        for dir in dirs {
-            out.push((dir.display().to_string(), lower_dir(&dir)));
-        }
-    }
-    out.push(("inline spec".to_string(), inline_model()));
+fn all_models() -> Vec<Model> {
+    let mut out: Vec<Model> = spec_dirs::all()
+        .iter()
+        .map(|(_, dir)| common::lower(dir))
+        .collect();
+    out.push(inline_model());
     out
 }
 
 fn all_emitted() -> Vec<Emitted> {
     let emitted: Vec<Emitted> = all_models()
         .iter()
-        .flat_map(|(_, model)| model.services.iter().map(emit))
+        .flat_map(|model| model.services.iter().map(emit))
         .collect();
     assert!(
         emitted.iter().any(|e| e.service.name == "checkout"),
@@ -222,23 +189,18 @@ fn inline() -> Emitted {
 
 #[test]
 fn promtool_accepts_every_rules_file() {
-    let promtool = promtool();
+    promtool::require();
     let tmp = tempfile::tempdir().expect("temp dir");
     for (i, e) in all_emitted().iter().enumerate() {
         let path = tmp.path().join(format!("{i}-{}.rules.yml", e.service.name));
         std::fs::write(&path, &e.text).expect("write rules");
-        let out = Command::new(promtool)
-            .args(["check", "rules", "--lint=all", "--lint-fatal"])
-            .arg(&path)
-            .output()
-            .expect("run promtool");
+        let out = promtool::run(&["check", "rules", "--lint=all", "--lint-fatal"], &[&path]);
         assert!(
             out.status.success(),
-            "promtool rejects the rules of {} ({}):\n{}{}\n{}",
+            "promtool rejects the rules of {} ({}):\n{}\n{}",
             e.service.name,
             e.service.source,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
+            promtool::text(&out),
             e.text
         );
     }
@@ -572,7 +534,7 @@ fn firing_burn_alerts(e: &Emitted, minute: u64) -> BTreeMap<String, Vec<serde_js
 /// and the threshold alert must fire with its rendered description.
 #[test]
 fn alerts_fire_under_promtool_evaluation() {
-    let promtool = promtool();
+    promtool::require();
     let e = inline();
     let tmp = tempfile::tempdir().expect("temp dir");
     std::fs::write(tmp.path().join("rules.yml"), &e.text).expect("write rules");
@@ -633,16 +595,11 @@ fn alerts_fire_under_promtool_evaluation() {
         serde_json::to_string_pretty(&test_file).expect("json"),
     )
     .expect("write test");
-    let out = Command::new(promtool)
-        .args(["test", "rules"])
-        .arg(&test_path)
-        .output()
-        .expect("run promtool");
+    let out = promtool::run(&["test", "rules"], &[&test_path]);
     assert!(
         out.status.success(),
-        "promtool test rules failed:\n{}{}\nrules:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
+        "promtool test rules failed:\n{}\nrules:\n{}",
+        promtool::text(&out),
         e.text
     );
 }

@@ -2,77 +2,36 @@
 //! generated with, for `slos/` and every valid fixture, and cover every SLO's alerts; and they fail once the
 //! rules disagree with the model on a burn-rate threshold or an alert window.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output as ProcessOutput};
+mod common;
+#[path = "common/promtool.rs"]
+mod promtool;
+#[path = "common/spec_dirs.rs"]
+mod spec_dirs;
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Output as ProcessOutput;
+
+use common::lower;
 use slogen::emit::{self, Output};
 use slogen::model::{Duration, Exact, Model, Severity};
-
-const PROMTOOL: &str = "/usr/bin/promtool";
-
-fn promtool() -> &'static str {
-    assert!(
-        Path::new(PROMTOOL).is_file(),
-        "{PROMTOOL} is missing: install Prometheus' tools (`apt-get install prometheus`, or put the promtool \
-         binary from a Prometheus release at {PROMTOOL})"
-    );
-    PROMTOOL
-}
-
-/// `slos/` and every valid fixture directory, by a short name.
-fn spec_dirs() -> Vec<(String, PathBuf)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut dirs = vec![("slos".to_string(), root.join("slos"))];
-    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(root.join("tests/fixtures/valid"))
-        .expect("valid fixtures")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    fixtures.sort();
-    dirs.extend(
-        fixtures
-            .into_iter()
-            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p)),
-    );
-    dirs
-}
-
-fn lower(dir: &Path) -> Model {
-    let files = slogen::load::spec_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot load {}: {e:#}", dir.display()));
-    slogen::model::lower(&files)
-        .unwrap_or_else(|problems| panic!("{} does not lower: {problems:#?}", dir.display()))
-}
 
 fn is_rule_test(output: &Output) -> bool {
     output.path.ends_with(".test.yml")
 }
 
 fn run_promtool(files: &[PathBuf]) -> ProcessOutput {
-    Command::new(promtool())
-        .args(["test", "rules"])
-        .args(files)
-        .output()
-        .expect("run promtool")
-}
-
-fn text(out: &ProcessOutput) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    promtool::run(&["test", "rules"], files)
 }
 
 /// Every generated test file passes under promtool. The services run two at a time (promtool evaluates every
 /// rule at every step, so this is the slow part); their total time is printed.
 #[test]
 fn generated_rule_tests_pass_under_promtool() {
-    promtool();
+    promtool::require();
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut services: Vec<(String, Vec<PathBuf>)> = Vec::new();
-    for (name, dir) in spec_dirs() {
+    for (name, dir) in spec_dirs::all() {
         let outputs = emit::emit_all(&lower(&dir)).expect("emit");
         let out_dir = tmp.path().join(&name);
         slogen::write::write(&out_dir, &outputs).expect("write outputs");
@@ -111,7 +70,7 @@ fn generated_rule_tests_pass_under_promtool() {
         assert!(
             out.status.success(),
             "promtool test rules fails for {service}:\n{}",
-            text(out)
+            promtool::text(out)
         );
     }
     eprintln!(
@@ -165,7 +124,7 @@ fn expectations(outputs: &[Output], service: &str) -> Expectations {
 /// quiet at another; every absent alert likewise.
 #[test]
 fn rule_tests_cover_every_slo_alert() {
-    for (name, dir) in spec_dirs() {
+    for (name, dir) in spec_dirs::all() {
         let model = lower(&dir);
         let outputs = emit::emit_all(&model).expect("emit");
         for service in &model.services {
@@ -245,8 +204,7 @@ fn failures(output: &str) -> Vec<(&str, usize, usize)> {
 
 /// The reference spec with the first page alert of its first paging SLO changed by `change`.
 fn mutated(change: impl Fn(&mut slogen::model::BurnRateAlert)) -> (Model, Model, String) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("slos");
-    let model = lower(&dir);
+    let model = lower(&common::root().join("slos"));
     let mut altered = model.clone();
     let slo = altered.services[0]
         .slos
@@ -274,7 +232,7 @@ fn mutated(change: impl Fn(&mut slogen::model::BurnRateAlert)) -> (Model, Model,
 
 fn assert_detected(tests_model: &Model, rules_model: &Model, what: &str) {
     let out = run_against(tests_model, rules_model);
-    let output = text(&out);
+    let output = promtool::text(&out);
     assert!(
         !out.status.success(),
         "the rule tests pass against rules with {what}:\n{output}"
@@ -301,7 +259,7 @@ fn assert_detected(tests_model: &Model, rules_model: &Model, what: &str) {
 /// fires later than the model says), and so do rules with it 10% lower (it fires earlier).
 #[test]
 fn rule_tests_fail_when_a_threshold_differs_from_the_model() {
-    promtool();
+    promtool::require();
     for (change, how) in [
         (Exact::new(11, 10), "raised"),
         (Exact::new(9, 10), "lowered"),
@@ -318,7 +276,7 @@ fn rule_tests_fail_when_a_threshold_differs_from_the_model() {
 /// Rules that read one page alert's long window at twice its length fail the tests too.
 #[test]
 fn rule_tests_fail_when_an_alert_window_differs_from_the_model() {
-    promtool();
+    promtool::require();
     let (model, altered, what) = mutated(|a| {
         a.long = Duration {
             seconds: a.long.seconds * 2,

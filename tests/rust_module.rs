@@ -1,26 +1,14 @@
 //! The generated Rust module parses, carries its header, and has one typed field per metric. The runtime
 //! crate compiles the reference module for real (`runtime/`), so this guards the fixtures too.
 
-use std::path::{Path, PathBuf};
-
-fn spec_dirs() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut dirs = vec![root.join("slos")];
-    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(root.join("tests/fixtures/valid"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    fixtures.sort();
-    dirs.extend(fixtures);
-    dirs
-}
+mod common;
+#[path = "common/spec_dirs.rs"]
+mod spec_dirs;
 
 #[test]
 fn generated_modules_parse_and_declare_every_metric() {
-    for dir in spec_dirs() {
-        let files = slogen::load::spec_dir(&dir).unwrap();
-        let model =
-            slogen::model::lower(&files).unwrap_or_else(|_| panic!("{} is valid", dir.display()));
+    for (_, dir) in spec_dirs::all() {
+        let model = common::lower(&dir);
         for service in &model.services {
             let source = slogen::emit::rust::emit(service).unwrap();
             assert!(source.starts_with(&format!(
@@ -72,9 +60,8 @@ fn generated_modules_parse_and_declare_every_metric() {
 /// The runtime crate's contract test compiles a generated module; it must be exactly what the emitter writes.
 #[test]
 fn runtime_contract_module_is_current_generator_output() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime/tests/contract");
-    let files = slogen::load::spec_dir(&dir).unwrap();
-    let model = slogen::model::lower(&files).unwrap_or_else(|_| panic!("contract spec is valid"));
+    let dir = common::root().join("runtime/tests/contract");
+    let model = common::lower(&dir);
     let expected = slogen::emit::rust::emit(&model.services[0]).unwrap();
     let committed = std::fs::read_to_string(dir.join("example_metrics.rs")).unwrap();
     assert!(

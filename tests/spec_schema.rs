@@ -1,16 +1,19 @@
 //! The JSON Schema that editors use (via `#:schema`) accepts every valid spec and rejects unknown keys, so
 //! editor checks and `slogen validate` agree.
 
-use std::path::{Path, PathBuf};
+#[expect(
+    dead_code,
+    reason = "this test reads the spec files as TOML and never lowers them with `common::lower`"
+)]
+mod common;
+#[path = "common/spec_dirs.rs"]
+mod spec_dirs;
+
+use std::path::PathBuf;
 
 fn spec_files() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut dirs = vec![root.join("slos")];
-    for entry in std::fs::read_dir(root.join("tests/fixtures/valid")).unwrap() {
-        dirs.push(entry.unwrap().path());
-    }
     let mut files = Vec::new();
-    for dir in dirs {
+    for (_, dir) in spec_dirs::all() {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "toml") {

@@ -5,7 +5,6 @@ mod recorders;
 #[path = "support/services.rs"]
 mod services;
 
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,8 +13,8 @@ use recorders::CacheCounts;
 use serde::{Deserialize, Serialize};
 use services::{unique_name, RedisServer};
 use slogen_runtime::cache::{Cache, CacheConfig, CacheError};
-use slogen_runtime::record::CacheOperation::{Delete, Get, Set};
-use slogen_runtime::record::CacheResult::{Error, Hit, Miss, Ok};
+use slogen_runtime::record::CacheOperation::{self, Delete, Get, Set};
+use slogen_runtime::record::CacheResult::{self, Error, Hit, Miss, Ok};
 
 const TTL: Duration = Duration::from_secs(60);
 
@@ -52,29 +51,39 @@ async fn raw_connection(redis: &RedisServer) -> redis::aio::MultiplexedConnectio
         .expect("connect to redis")
 }
 
-/// Calls `get_or_compute` until it answers from the cache; bounded, and panics when it never does.
-async fn until_hit<F, Fut>(cache: &Cache<CacheCounts>, key: &str, compute: F) -> Profile
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Profile>,
-{
+/// `get_or_compute` with a computation that counts its runs in `runs`.
+async fn compute(cache: &Cache<CacheCounts>, key: &str, runs: &AtomicUsize) -> Profile {
+    let counting = || {
+        runs.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(profile())
+    };
+    cache.get_or_compute(key, TTL, counting).await
+}
+
+/// Calls [`compute`] until it answers from the cache; bounded, and panics when it never does.
+async fn until_hit(cache: &Cache<CacheCounts>, key: &str, runs: &AtomicUsize) -> Profile {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Result::Ok(Some(value)) = cache.get::<Profile>(key).await {
             return value;
         }
-        cache.get_or_compute(key, TTL, &compute).await;
+        compute(cache, key, runs).await;
         assert!(Instant::now() < deadline, "the cache never hit again");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-/// A computation that counts its runs.
-fn counting(runs: &AtomicUsize) -> impl Fn() -> std::future::Ready<Profile> + '_ {
-    move || {
-        runs.fetch_add(1, Ordering::SeqCst);
-        std::future::ready(profile())
-    }
+/// A short reconnect backoff, so the outage tests see Redis again soon after it is back.
+fn reconnect_quickly(config: &mut CacheConfig) {
+    config.reconnect_max = Duration::from_millis(200);
+}
+
+/// The counts of several outcomes, in the order given, for one assertion that shows them all.
+fn tally<const N: usize>(
+    counts: &CacheCounts,
+    outcomes: [(CacheOperation, CacheResult); N],
+) -> [u64; N] {
+    outcomes.map(|(operation, result)| counts.count(operation, result))
 }
 
 #[tokio::test]
@@ -88,11 +97,7 @@ async fn a_miss_then_a_hit() {
     assert_eq!(cache.get::<Profile>(&key).await.unwrap(), Some(profile()));
 
     assert_eq!(
-        [
-            counts.count(Get, Miss),
-            counts.count(Set, Ok),
-            counts.count(Get, Hit)
-        ],
+        tally(&counts, [(Get, Miss), (Set, Ok), (Get, Hit)]),
         [1, 1, 1]
     );
     assert_eq!(counts.count(Get, Error) + counts.count(Set, Error), 0);
@@ -121,11 +126,7 @@ async fn set_applies_the_ttl_and_delete_removes_the_key() {
     assert!(!cache.delete(&key).await.unwrap(), "the key is gone");
 
     assert_eq!(
-        [
-            counts.count(Set, Ok),
-            counts.count(Delete, Ok),
-            counts.count(Get, Miss)
-        ],
+        tally(&counts, [(Set, Ok), (Delete, Ok), (Get, Miss)]),
         [1, 2, 1]
     );
 }
@@ -138,19 +139,12 @@ async fn get_or_compute_computes_once_then_hits() {
     let runs = AtomicUsize::new(0);
 
     for _ in 0..3 {
-        assert_eq!(
-            cache.get_or_compute(&key, TTL, counting(&runs)).await,
-            profile()
-        );
+        assert_eq!(compute(&cache, &key, &runs).await, profile());
     }
 
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     assert_eq!(
-        [
-            counts.count(Get, Miss),
-            counts.count(Set, Ok),
-            counts.count(Get, Hit)
-        ],
+        tally(&counts, [(Get, Miss), (Set, Ok), (Get, Hit)]),
         [1, 1, 2]
     );
 }
@@ -170,7 +164,7 @@ async fn a_failed_computation_is_returned_and_not_cached() {
         .await;
     assert_eq!(computed, Result::Ok(profile()));
 
-    assert_eq!([counts.count(Get, Miss), counts.count(Set, Ok)], [2, 1]);
+    assert_eq!(tally(&counts, [(Get, Miss), (Set, Ok)]), [2, 1]);
 }
 
 #[tokio::test]
@@ -204,19 +198,12 @@ async fn values_of_the_wrong_type_are_counted_as_errors_and_recomputed() {
 
     // Both are recomputed and overwritten, after which they hit.
     for key in [&text_key, &list_key] {
-        assert_eq!(
-            cache.get_or_compute(key, TTL, counting(&runs)).await,
-            profile()
-        );
+        assert_eq!(compute(&cache, key, &runs).await, profile());
         assert_eq!(cache.get::<Profile>(key).await.unwrap(), Some(profile()));
     }
     assert_eq!(runs.load(Ordering::SeqCst), 2);
     assert_eq!(
-        [
-            counts.count(Get, Error),
-            counts.count(Set, Ok),
-            counts.count(Get, Hit)
-        ],
+        tally(&counts, [(Get, Error), (Set, Ok), (Get, Hit)]),
         [4, 3, 2]
     );
 }
@@ -224,17 +211,12 @@ async fn values_of_the_wrong_type_are_counted_as_errors_and_recomputed() {
 #[tokio::test]
 async fn a_redis_outage_falls_back_to_computing_and_hits_resume_after_it() {
     let mut redis = RedisServer::start_own();
-    let (cache, counts) = cache_for(&redis, |config| {
-        config.reconnect_max = Duration::from_millis(200)
-    });
+    let (cache, counts) = cache_for(&redis, reconnect_quickly);
     let key = unique_name("profile");
     let runs = AtomicUsize::new(0);
 
-    cache.get_or_compute(&key, TTL, counting(&runs)).await;
-    assert_eq!(
-        cache.get_or_compute(&key, TTL, counting(&runs)).await,
-        profile()
-    );
+    compute(&cache, &key, &runs).await;
+    assert_eq!(compute(&cache, &key, &runs).await, profile());
     assert_eq!(
         [runs.load(Ordering::SeqCst), counts.count(Get, Hit) as usize],
         [1, 1]
@@ -242,61 +224,48 @@ async fn a_redis_outage_falls_back_to_computing_and_hits_resume_after_it() {
 
     redis.stop();
     for _ in 0..5 {
-        assert_eq!(
-            cache.get_or_compute(&key, TTL, counting(&runs)).await,
-            profile()
-        );
+        assert_eq!(compute(&cache, &key, &runs).await, profile());
     }
     assert_eq!(runs.load(Ordering::SeqCst), 6, "every call computed");
-    assert_eq!([counts.count(Get, Error), counts.count(Set, Error)], [5, 5]);
+    assert_eq!(tally(&counts, [(Get, Error), (Set, Error)]), [5, 5]);
 
     redis.restart();
-    assert_eq!(until_hit(&cache, &key, counting(&runs)).await, profile());
+    assert_eq!(until_hit(&cache, &key, &runs).await, profile());
     assert_eq!(counts.count(Get, Hit), 2);
 }
 
 #[tokio::test]
 async fn a_hung_redis_times_out_and_hits_resume_when_it_answers_again() {
     let mut redis = RedisServer::start_own();
-    let (cache, counts) = cache_for(&redis, |config| {
-        config.reconnect_max = Duration::from_millis(200)
-    });
+    let (cache, counts) = cache_for(&redis, reconnect_quickly);
     let key = unique_name("profile");
     let runs = AtomicUsize::new(0);
-    cache.get_or_compute(&key, TTL, counting(&runs)).await;
+    compute(&cache, &key, &runs).await;
 
     redis.pause();
     let frozen = cache.get::<Profile>(&key).await;
     assert!(matches!(frozen, Err(CacheError::Timeout)), "{frozen:?}");
-    assert_eq!(
-        cache.get_or_compute(&key, TTL, counting(&runs)).await,
-        profile()
-    );
-    assert_eq!([counts.count(Get, Error), counts.count(Set, Error)], [2, 1]);
+    assert_eq!(compute(&cache, &key, &runs).await, profile());
+    assert_eq!(tally(&counts, [(Get, Error), (Set, Error)]), [2, 1]);
     assert_eq!(runs.load(Ordering::SeqCst), 2, "computed while redis hung");
 
     redis.resume();
-    assert_eq!(until_hit(&cache, &key, counting(&runs)).await, profile());
+    assert_eq!(until_hit(&cache, &key, &runs).await, profile());
 }
 
 #[tokio::test]
 async fn a_service_starts_with_redis_down_and_connects_once_it_is_up() {
     let mut redis = RedisServer::start_own();
     redis.stop();
-    let (cache, counts) = cache_for(&redis, |config| {
-        config.reconnect_max = Duration::from_millis(200)
-    });
+    let (cache, counts) = cache_for(&redis, reconnect_quickly);
     let key = unique_name("profile");
     let runs = AtomicUsize::new(0);
 
-    assert_eq!(
-        cache.get_or_compute(&key, TTL, counting(&runs)).await,
-        profile()
-    );
-    assert_eq!([counts.count(Get, Error), counts.count(Set, Error)], [1, 1]);
+    assert_eq!(compute(&cache, &key, &runs).await, profile());
+    assert_eq!(tally(&counts, [(Get, Error), (Set, Error)]), [1, 1]);
 
     redis.restart();
-    assert_eq!(until_hit(&cache, &key, counting(&runs)).await, profile());
+    assert_eq!(until_hit(&cache, &key, &runs).await, profile());
 }
 
 #[tokio::test]

@@ -7,6 +7,8 @@
 
 #[path = "support/prometheus.rs"]
 mod prometheus_server;
+#[path = "support/reference.rs"]
+mod reference;
 #[path = "support/services.rs"]
 mod services;
 
@@ -20,14 +22,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use prometheus_server::Prometheus;
 use promql_parser::parser::{Expr, VectorSelector};
-use reqwest::StatusCode;
+use reference::{backend, repository, rule_exprs, selects_service, Running};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use services::{unique_name, Postgres, RedisServer};
+use services::{Postgres, RedisServer};
 use slogen::model::promql::{sli_error_record, slo_matchers};
 use slogen::model::{BurnRateAlert, Label, LabelValues, Service, Severity, Sli, Slo};
-use slogen_runtime::reference::{app, AppState, Settings};
 use tempfile::TempDir;
-use tokio::net::TcpListener;
 use tokio::task::{block_in_place, JoinHandle};
 
 /// The scrape job, as the spec's selector names it.
@@ -68,31 +69,6 @@ const POLL: Duration = Duration::from_millis(250);
 
 /// How far the recorded error ratio may be from the injected one, scaled by the share of API requests.
 const RATIO_TOLERANCE: f64 = 0.03;
-
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the runtime sits in the repository")
-        .to_owned()
-}
-
-/// The `backend` service of the spec directory `dir`, as the generator models it.
-fn backend(dir: &Path) -> Service {
-    let files = slogen::load::spec_dir(dir)
-        .unwrap_or_else(|error| panic!("read {}: {error:#}", dir.display()));
-    let model = slogen::model::lower(&files).unwrap_or_else(|problems| {
-        let messages: Vec<&str> = problems
-            .iter()
-            .map(|problem| problem.message.as_str())
-            .collect();
-        panic!("{} does not lower: {messages:#?}", dir.display())
-    });
-    model
-        .services
-        .into_iter()
-        .find(|service| service.name == JOB)
-        .unwrap_or_else(|| panic!("{} declares no `{JOB}` service", dir.display()))
-}
 
 fn e2e_spec() -> Service {
     backend(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/slos"))
@@ -193,21 +169,7 @@ impl Rules {
 
     /// Every rule's expression, with its record or alert name.
     fn exprs(&self) -> Vec<(String, String)> {
-        let rules: serde_norway::Value =
-            serde_norway::from_str(&fs::read_to_string(self.path()).expect("read the rules"))
-                .expect("the rules are YAML");
-        let mut exprs = Vec::new();
-        for group in rules["groups"].as_sequence().expect("rule groups") {
-            for rule in group["rules"].as_sequence().expect("rules") {
-                let name = rule["record"]
-                    .as_str()
-                    .or_else(|| rule["alert"].as_str())
-                    .expect("a rule records or alerts");
-                let expr = rule["expr"].as_str().expect("a rule has an expr");
-                exprs.push((name.to_owned(), expr.to_owned()));
-            }
-        }
-        exprs
+        rule_exprs(&fs::read_to_string(self.path()).expect("read the rules"))
     }
 }
 
@@ -248,85 +210,11 @@ fn selectors(expr: &Expr, out: &mut Vec<VectorSelector>) {
     }
 }
 
-/// Whether `selector` selects the service's series: it matches every label of the service selector.
-fn selects_service(selector: &VectorSelector, service: &Service) -> bool {
-    service.selector.iter().all(|(label, value)| {
-        selector
-            .matchers
-            .matchers
-            .iter()
-            .any(|matcher| &matcher.name == label && matcher.is_match(value))
-    })
-}
-
-/// The reference service on a loopback port, served by a task of the test's runtime.
-struct Backend {
-    base: String,
-    address: std::net::SocketAddr,
-    client: reqwest::Client,
-    /// Holds the slow-query log.
-    _dir: TempDir,
-}
-
-impl Backend {
-    async fn start(database_url: &str, redis_url: &str) -> Self {
-        let dir = tempfile::tempdir().expect("create a scratch directory");
-        let vars: BTreeMap<&str, String> = BTreeMap::from([
-            ("APP_ENV", "production".to_owned()),
-            ("DATABASE_URL", database_url.to_owned()),
-            ("REDIS_URL", redis_url.to_owned()),
-            (
-                "SLOW_QUERY_LOG_FILE",
-                dir.path().join("slow.log").display().to_string(),
-            ),
-        ]);
-        let settings = Settings::from_vars(|name| vars.get(name).cloned()).expect("valid settings");
-        let state = Arc::new(
-            AppState::connect(&settings)
-                .await
-                .expect("the service starts"),
-        );
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the service");
-        let address = listener.local_addr().expect("the service's address");
-        tokio::spawn(async move { axum::serve(listener, app(state)).await });
-        Backend {
-            base: format!("http://{address}"),
-            address,
-            client: reqwest::Client::new(),
-            _dir: dir,
-        }
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> StatusCode {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.expect("the service answers").status()
-    }
-
-    async fn create_user(&self) -> i64 {
-        let response = self
-            .client
-            .post(format!("{}/users", self.base))
-            .json(&json!({"name": "Alerta", "email": format!("{}@example.com", unique_name("alerta"))}))
-            .send()
-            .await
-            .expect("create a user");
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let user: Value = response.json().await.expect("the user");
-        user["id"].as_i64().expect("a user id")
-    }
-
+impl Running {
+    /// Sets the share of API requests the service fails.
     async fn set_faults(&self, error_ratio: f64) {
-        let status = self
-            .send(
-                reqwest::Method::POST,
-                "/admin/faults",
-                Some(json!({ "error_ratio": error_ratio })),
-            )
+        let (status, _) = self
+            .post("/admin/faults", json!({ "error_ratio": error_ratio }))
             .await;
         assert_eq!(status, StatusCode::OK, "set the fault switch");
     }
@@ -334,13 +222,10 @@ impl Backend {
 
 /// The `n`-th request of the traffic: two reads of the user for each run of a job, so that failures, which
 /// hit every second request at a ratio of 0.5, fall on both routes.
-fn request(n: u64, user: i64) -> (reqwest::Method, String) {
+fn request(n: u64, user: i64) -> (Method, String) {
     match n % 3 {
-        2 => (
-            reqwest::Method::POST,
-            "/jobs/send_digest_emails/run".to_owned(),
-        ),
-        _ => (reqwest::Method::GET, format!("/users/{user}")),
+        2 => (Method::POST, "/jobs/send_digest_emails/run".to_owned()),
+        _ => (Method::GET, format!("/users/{user}")),
     }
 }
 
@@ -362,10 +247,10 @@ struct Traffic {
 }
 
 impl Traffic {
-    fn start(backend: &Backend, user: i64) -> Self {
+    fn start(backend: &Running, user: i64) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let client = backend.client.clone();
-        let base = backend.base.clone();
+        let base = backend.url("");
         let task = tokio::spawn({
             let stop = Arc::clone(&stop);
             async move {
@@ -570,8 +455,13 @@ async fn the_page_alert_fires_on_injected_errors_and_clears_when_they_stop() {
     // 2. The stores, the service, and Prometheus scraping it and evaluating the rules.
     let postgres = block_in_place(Postgres::start);
     let redis = block_in_place(RedisServer::start);
-    let backend = Backend::start(postgres.url(), redis.url()).await;
-    let user = backend.create_user().await;
+    let backend = Running::start(
+        postgres.url(),
+        redis.url(),
+        &[("APP_ENV", "production".to_owned())],
+    )
+    .await;
+    let user = backend.create_user("alerta").await;
     // One failure on each route before Prometheus' first scrape: an error counter appears with its first
     // error, and `rate()` never counts a series' first sample, so without these the SLI would have no
     // error series to divide while healthy, and would miss the first error of each route.
@@ -579,7 +469,7 @@ async fn the_page_alert_fires_on_injected_errors_and_clears_when_they_stop() {
     for n in [0, 2] {
         let (method, path) = request(n, user);
         assert_eq!(
-            backend.send(method, &path, None).await,
+            backend.send(method, &path, None).await.0,
             StatusCode::INTERNAL_SERVER_ERROR
         );
     }

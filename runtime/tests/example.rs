@@ -5,14 +5,15 @@
 #[rustfmt::skip]
 #[path = "contract/example_metrics.rs"]
 mod example_metrics;
+#[path = "support/labels.rs"]
+mod labels;
 mod support;
 
 use std::sync::Arc;
 use std::thread;
 
-use example_metrics::{
-    CacheOperationsLabels, HttpRequestDurationLabels, HttpRequestsLabels, Method, Metrics, Status,
-};
+use example_metrics::{CacheOperationsLabels, Method, Metrics, Status};
+use labels::{durations, le_values, requests};
 use slogen_runtime::{encode_text, register, NoLabels, OpenLabel};
 
 /// The counters of the example set, whose `_total` samples promtool 2.42 reports as lacking help.
@@ -21,18 +22,6 @@ const COUNTERS: &[&str] = &[
     "http_requests",
     "slogen_label_values_dropped",
 ];
-
-fn requests(method: Method, route: &str, status: Status) -> HttpRequestsLabels<'_> {
-    HttpRequestsLabels {
-        method,
-        route,
-        status,
-    }
-}
-
-fn durations(method: Method, route: &str) -> HttpRequestDurationLabels<'_> {
-    HttpRequestDurationLabels { method, route }
-}
 
 /// The exposition lines of one family's samples (`name_total{`, `name_bucket{`, ...).
 fn samples<'t>(text: &'t str, prefix: &str) -> Vec<&'t str> {
@@ -153,14 +142,10 @@ fn le_is_written_as_rust_debug_formats_the_bound() {
                 .to_owned()
         })
         .collect();
-    let mut expected: Vec<String> = [
-        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-    ]
-    .iter()
-    .map(|bound| format!("{bound:?}"))
-    .collect();
-    expected.push("+Inf".to_owned());
-    assert_eq!(le, expected);
+    assert_eq!(
+        le,
+        le_values(&[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+    );
 }
 
 #[test]

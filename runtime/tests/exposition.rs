@@ -6,6 +6,8 @@
 #[rustfmt::skip]
 #[path = "contract/example_metrics.rs"]
 mod example_metrics;
+#[path = "support/labels.rs"]
+mod labels;
 #[path = "support/prometheus.rs"]
 mod prometheus_server;
 mod support;
@@ -18,9 +20,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use example_metrics::{
-    CacheOperationsLabels, HttpRequestDurationLabels, HttpRequestsLabels, Method, Metrics, Status,
-};
+use example_metrics::{CacheOperationsLabels, Method, Metrics, Status};
+use labels::{durations, le_values, requests};
 use prometheus_server::Prometheus;
 use serde_json::Value;
 use slogen_runtime::{
@@ -31,18 +32,6 @@ use slogen_runtime::{
 
 /// A route exercising every character the label value escaping handles.
 const AWKWARD_ROUTE: &str = "/a\"quoted\"/back\\slash/new\nline";
-
-fn requests(method: Method, route: &str, status: Status) -> HttpRequestsLabels<'_> {
-    HttpRequestsLabels {
-        method,
-        route,
-        status,
-    }
-}
-
-fn durations(method: Method, route: &str) -> HttpRequestDurationLabels<'_> {
-    HttpRequestDurationLabels { method, route }
-}
 
 fn prometheus_text<M: MetricSet + ?Sized>(metrics: &M) -> String {
     let mut out = Vec::new();
@@ -588,12 +577,7 @@ fn histogram_le_is_rust_debug_and_last() {
             .0
         })
         .collect();
-    let mut expected: Vec<String> = FLEET_BUCKETS
-        .iter()
-        .map(|bound| format!("{bound:?}"))
-        .collect();
-    expected.push("+Inf".to_owned());
-    assert_eq!(le, expected);
+    assert_eq!(le, le_values(FLEET_BUCKETS));
 }
 
 #[test]

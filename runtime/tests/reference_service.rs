@@ -1,6 +1,8 @@
 //! The reference service end to end: real PostgreSQL and Redis (started by the harness), a real provider
 //! peer, the server on a 127.0.0.1 listener, and the scrape checked against what the generator emitted.
 
+#[path = "support/reference.rs"]
+mod reference;
 #[path = "support/services.rs"]
 mod services;
 
@@ -8,20 +10,17 @@ mod provider;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use promql_parser::label::Labels;
 use promql_parser::parser::{Expr, LabelModifier, VectorSelector};
-use reqwest::StatusCode;
+use reference::{backend, repository, rule_exprs, selects_service, Running};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use services::{unique_name, Postgres, RedisServer};
-use slogen::model::{Model, Service};
-use slogen_runtime::reference::{app, AppState, Settings};
-use tempfile::TempDir;
-use tokio::net::TcpListener;
+use slogen::model::Service;
+use slogen_runtime::reference::Settings;
 
 /// Series Prometheus itself attaches to every target; a selector on them is not about the service.
 const TARGET_SERIES: &[&str] = &[
@@ -134,50 +133,20 @@ fn parse_sample(line: &str) -> Sample {
     }
 }
 
-/// The repository root, where `slos/` and `generated/` live.
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the runtime sits in the repository")
-        .to_owned()
-}
-
 /// The `backend` service as the generator models it.
 fn backend_model() -> Service {
-    let files = slogen::load::spec_dir(&repository().join("slos")).expect("read slos/");
-    let model: Model = slogen::model::lower(&files).unwrap_or_else(|problems| {
-        let messages: Vec<&str> = problems
-            .iter()
-            .map(|problem| problem.message.as_str())
-            .collect();
-        panic!("slos/ does not lower: {messages:#?}")
-    });
-    model
-        .services
-        .into_iter()
-        .find(|service| service.name == "backend")
-        .expect("slos/ declares the backend service")
+    backend(&repository().join("slos"))
 }
 
 /// Every PromQL expression of the generated rules and dashboard, with where it came from. Grafana's
 /// `$__rate_interval` is replaced by a fixed range so the parser accepts it.
 fn generated_exprs() -> Vec<(String, String)> {
     let generated = repository().join("generated/backend");
-    let rules: serde_norway::Value = serde_norway::from_str(
-        &std::fs::read_to_string(generated.join("rules.yml")).expect("read rules.yml"),
-    )
-    .expect("rules.yml is YAML");
-    let mut exprs = Vec::new();
-    for group in rules["groups"].as_sequence().expect("rule groups") {
-        for rule in group["rules"].as_sequence().expect("rules") {
-            let name = rule["record"]
-                .as_str()
-                .or_else(|| rule["alert"].as_str())
-                .expect("a rule records or alerts");
-            let expr = rule["expr"].as_str().expect("a rule has an expr");
-            exprs.push((format!("rules.yml {name}"), expr.to_owned()));
-        }
-    }
+    let mut exprs: Vec<(String, String)> =
+        rule_exprs(&std::fs::read_to_string(generated.join("rules.yml")).expect("read rules.yml"))
+            .into_iter()
+            .map(|(name, expr)| (format!("rules.yml {name}"), expr))
+            .collect();
     let dashboard: Value = serde_json::from_str(
         &std::fs::read_to_string(generated.join("dashboard.json")).expect("read dashboard.json"),
     )
@@ -260,14 +229,7 @@ fn demands(expr: &Expr, out: &mut Demands) {
 /// selector, e.g. `job="backend"`) and is not a series Prometheus makes up per target.
 fn is_service_series(selector: &VectorSelector, service: &Service) -> bool {
     let name = selector.name.as_deref().unwrap_or_default();
-    let selects_service = service.selector.iter().all(|(label, value)| {
-        selector
-            .matchers
-            .matchers
-            .iter()
-            .any(|matcher| &matcher.name == label && matcher.is_match(value))
-    });
-    selects_service && !TARGET_SERIES.contains(&name)
+    selects_service(selector, service) && !TARGET_SERIES.contains(&name)
 }
 
 /// Checks one expression against the scrape; returns what is wrong, one line each.
@@ -353,89 +315,39 @@ fn check_expr(origin: &str, expr: &str, service: &Service, scrape: &Scrape) -> V
     problems
 }
 
-/// A reference service on a loopback port (its provider peer lives as long as the test's runtime), with
-/// its scratch directory.
-struct Running {
-    base: String,
-    client: reqwest::Client,
-    dir: TempDir,
-}
-
-impl Running {
-    /// Starts the service against the given stores, in `app_env`, with a slow-query threshold of
-    /// `slow_seconds` and provider calls giving up after 200 ms.
-    async fn start(database_url: &str, redis_url: &str, app_env: &str, slow_seconds: &str) -> Self {
-        let peer = provider::start().await;
-        let dir = tempfile::tempdir().expect("create a scratch directory");
-        let slow_log = dir.path().join("slow.log");
-        let vars: BTreeMap<&str, String> = BTreeMap::from([
+/// Starts the reference service against the given stores, in `app_env`, with a slow-query threshold of
+/// `slow_seconds` and a provider peer (which lives as long as the test's runtime) that it gives up on after
+/// 200 ms.
+async fn start(database_url: &str, redis_url: &str, app_env: &str, slow_seconds: &str) -> Running {
+    let peer = provider::start().await;
+    Running::start(
+        database_url,
+        redis_url,
+        &[
             ("APP_ENV", app_env.to_owned()),
-            ("DATABASE_URL", database_url.to_owned()),
-            ("REDIS_URL", redis_url.to_owned()),
             ("STRIPE_BASE_URL", peer.base_url()),
             ("BEEHIIV_BASE_URL", peer.base_url()),
             ("EXTERNAL_API_TIMEOUT_SECONDS", "0.2".to_owned()),
             ("SLOW_QUERY_THRESHOLD_SECONDS", slow_seconds.to_owned()),
-            ("SLOW_QUERY_LOG_FILE", slow_log.display().to_string()),
-        ]);
-        let settings = Settings::from_vars(|name| vars.get(name).cloned()).expect("valid settings");
-        let state = Arc::new(
-            AppState::connect(&settings)
-                .await
-                .expect("the service starts"),
-        );
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the service");
-        let addr = listener.local_addr().expect("service address");
-        tokio::spawn(async move { axum::serve(listener, app(state)).await });
-        Running {
-            base: format!("http://{addr}"),
-            client: reqwest::Client::new(),
-            dir,
-        }
-    }
+        ],
+    )
+    .await
+}
 
-    async fn send(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the service answers");
-        let status = response.status();
-        let text = response.text().await.expect("read the body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
+impl Running {
     async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.send("GET", path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send("POST", path, Some(body)).await
+        self.send(Method::GET, path, None).await
     }
 
     async fn scrape(&self) -> Scrape {
         let response = self
             .client
-            .get(format!("{}/metrics", self.base))
+            .get(self.url("/metrics"))
             .send()
             .await
             .expect("scrape");
         assert_eq!(response.status(), StatusCode::OK);
         Scrape::parse(response.text().await.expect("read the scrape"))
-    }
-
-    async fn create_user(&self, name: &str) -> i64 {
-        let (status, user) = self
-            .post(
-                "/users",
-                json!({"name": name, "email": format!("{}@example.com", unique_name(name))}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{user}");
-        user["id"].as_i64().expect("a user id")
     }
 }
 
@@ -443,7 +355,7 @@ impl Running {
 async fn every_metric_of_the_rules_and_dashboard_is_exposed_with_its_labels() {
     let postgres = Postgres::start();
     let mut redis = RedisServer::start_own();
-    let service = Running::start(postgres.url(), redis.url(), "production", "0.5").await;
+    let service = start(postgres.url(), redis.url(), "production", "0.5").await;
 
     // Users: insert (and a duplicate), cached reads, a miss, update, delete.
     let email = format!("{}@example.com", unique_name("ada"));
@@ -461,7 +373,7 @@ async fn every_metric_of_the_rules_and_dashboard_is_exposed_with_its_labels() {
     assert_eq!(service.get("/users/0").await.0, StatusCode::NOT_FOUND);
     let (status, renamed) = service
         .send(
-            "PATCH",
+            Method::PATCH,
             &format!("/users/{id}"),
             Some(json!({"name": "Ada L."})),
         )
@@ -479,14 +391,14 @@ async fn every_metric_of_the_rules_and_dashboard_is_exposed_with_its_labels() {
     assert_eq!(service.get(&format!("/users/{id}")).await.0, StatusCode::OK);
     assert_eq!(
         service
-            .send("DELETE", &format!("/users/{id}"), None)
+            .send(Method::DELETE, &format!("/users/{id}"), None)
             .await
             .0,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
         service
-            .send("DELETE", &format!("/users/{id}"), None)
+            .send(Method::DELETE, &format!("/users/{id}"), None)
             .await
             .0,
         StatusCode::NOT_FOUND
@@ -496,11 +408,21 @@ async fn every_metric_of_the_rules_and_dashboard_is_exposed_with_its_labels() {
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        service.send("PUT", "/users/1", Some(json!({}))).await.0,
+        service
+            .send(Method::PUT, "/users/1", Some(json!({})))
+            .await
+            .0,
         StatusCode::METHOD_NOT_ALLOWED
     );
     assert_eq!(
-        service.send("PURGE", "/users/1", None).await.0,
+        service
+            .send(
+                Method::from_bytes(b"PURGE").expect("a method"),
+                "/users/1",
+                None
+            )
+            .await
+            .0,
         StatusCode::METHOD_NOT_ALLOWED
     );
     assert_eq!(service.get("/no/such/route").await.0, StatusCode::NOT_FOUND);
@@ -585,7 +507,7 @@ async fn every_metric_of_the_rules_and_dashboard_is_exposed_with_its_labels() {
     // A slow statement, logged with the request's ID.
     let response = service
         .client
-        .get(format!("{}/slow?ms=600", service.base))
+        .get(service.url("/slow?ms=600"))
         .header("x-request-id", "slow-request-1")
         .send()
         .await
@@ -799,7 +721,7 @@ async fn every_metric_of_the_rules_and_dashboard_is_exposed_with_its_labels() {
 async fn the_fault_switch_fails_exactly_the_requested_share() {
     let postgres = Postgres::start();
     let redis = RedisServer::start();
-    let service = Running::start(postgres.url(), redis.url(), "production", "0.5").await;
+    let service = start(postgres.url(), redis.url(), "production", "0.5").await;
     let id = service.create_user("grace").await;
 
     let (status, set) = service
@@ -866,7 +788,7 @@ async fn the_fault_switch_fails_exactly_the_requested_share() {
 async fn the_summary_is_served_in_development_only() {
     let postgres = Postgres::start();
     let redis = RedisServer::start();
-    let development = Running::start(postgres.url(), redis.url(), "development", "0.5").await;
+    let development = start(postgres.url(), redis.url(), "development", "0.5").await;
     let id = development.create_user("edsger").await;
     for _ in 0..3 {
         assert_eq!(
@@ -907,7 +829,7 @@ async fn the_summary_is_served_in_development_only() {
     assert_eq!(summary["cache"]["hit_ratio"], json!(0.75));
     assert_eq!(summary["database"]["slow_queries"], json!(0));
 
-    let production = Running::start(postgres.url(), redis.url(), "production", "0.5").await;
+    let production = start(postgres.url(), redis.url(), "production", "0.5").await;
     assert_eq!(
         production.get("/metrics/summary").await.0,
         StatusCode::NOT_FOUND

@@ -1,0 +1,28 @@
+//! Label values the exposition tests record with and expect. Include it next to the example module
+//! (`contract/example_metrics.rs`, as `example_metrics`): `#[path = "support/labels.rs"] mod labels;`.
+
+use crate::example_metrics::{HttpRequestDurationLabels, HttpRequestsLabels, Method, Status};
+
+/// The labels of one `http_requests` series, from positional arguments so a recording fits on one line.
+pub fn requests(method: Method, route: &str, status: Status) -> HttpRequestsLabels<'_> {
+    HttpRequestsLabels {
+        method,
+        route,
+        status,
+    }
+}
+
+/// The labels of one `http_request_duration` series.
+pub fn durations(method: Method, route: &str) -> HttpRequestDurationLabels<'_> {
+    HttpRequestDurationLabels { method, route }
+}
+
+/// The `le` values of a histogram with `bounds`, in order, as the encoders write them: each bound as Rust's
+/// `Debug` formats it (`1.0`, not `1`), then `+Inf`.
+pub fn le_values(bounds: &[f64]) -> Vec<String> {
+    bounds
+        .iter()
+        .map(|bound| format!("{bound:?}"))
+        .chain(["+Inf".to_owned()])
+        .collect()
+}
