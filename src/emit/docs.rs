@@ -483,7 +483,7 @@ fn sli_words(service: &Service, sli: &Sli) -> String {
             threshold,
             ..
         } => {
-            let metric = metric(service, &histogram.metric);
+            let metric = service.metric(&histogram.metric);
             let unit = match metric.unit.as_deref() {
                 Some("seconds") => " s".to_string(),
                 Some(unit) => format!(" {unit}"),
@@ -499,7 +499,7 @@ fn sli_words(service: &Service, sli: &Sli) -> String {
 
 /// `` `http_requests_total` with `status` = `5xx` `` for a selector.
 fn counted(service: &Service, selector: &Selector) -> String {
-    let m = metric(service, &selector.metric);
+    let m = service.metric(&selector.metric);
     let mut text = code(&match m.kind {
         MetricKind::Histogram => m.family_name(),
         _ => m.sample_name(),
@@ -521,15 +521,6 @@ fn counted(service: &Service, selector: &Selector) -> String {
         text.push_str(&conditions.join(" and "));
     }
     text
-}
-
-/// The metric a selector names; lowering resolved every reference, so it exists.
-fn metric<'a>(service: &'a Service, name: &str) -> &'a Metric {
-    service
-        .metrics
-        .iter()
-        .find(|m| m.name == name)
-        .unwrap_or_else(|| panic!("model invariant: metric {name} resolved at lowering"))
 }
 
 fn percent(value: Exact) -> String {

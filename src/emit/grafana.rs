@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::model::lower::SLO_ROW;
@@ -84,18 +84,71 @@ pub fn emit(service: &Service) -> Result<String> {
             }],
         },
         annotations: Annotations { list: [] },
-        panels: layout(service)?,
+        panels: Vec::new(),
     };
-    // Through a `Value`, whose maps sort their keys: the order Grafana exports in, so a dashboard exported
-    // back from Grafana diffs cleanly against this file.
-    let value = serde_json::to_value(&dashboard).context("serializing the dashboard")?;
-    let mut out = serde_json::to_string_pretty(&value).context("serializing the dashboard")?;
+    let panels = layout(service)?;
+    // Through `Value`s, whose maps sort their keys: the order Grafana exports in, so a dashboard exported
+    // back from Grafana diffs cleanly against this file. One panel at a time: a `Value` of the whole
+    // dashboard would hold every panel's tree at once, several times the size of the text.
+    let top = serde_json::to_value(&dashboard).context("serializing the dashboard")?;
+    let serde_json::Value::Object(top) = top else {
+        bail!("the dashboard does not serialize to an object");
+    };
+    let mut out = serde_json::to_string_pretty(&Streamed {
+        top: &top,
+        panels: &panels,
+    })
+    .context("serializing the dashboard")?;
     out.push('\n');
     Ok(out)
 }
 
+/// The dashboard's sorted top-level keys, with the panels in place of the empty `panels` written there, each
+/// panel sorted on its own as it is written.
+struct Streamed<'a> {
+    top: &'a serde_json::Map<String, serde_json::Value>,
+    panels: &'a [Item],
+}
+
+impl Serialize for Streamed<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(self.top.len()))?;
+        for (key, value) in self.top {
+            if key == "panels" {
+                map.serialize_entry(key, &Panels(self.panels))?;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// Panels written one by one, each through a `Value` of its own.
+struct Panels<'a>(&'a [Item]);
+
+impl Serialize for Panels<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeSeq as _};
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(&serde_json::to_value(item).map_err(S::Error::custom)?)?;
+        }
+        seq.end()
+    }
+}
+
 /// Places rows and their panels top to bottom, numbering panels in that order.
 fn layout(service: &Service) -> Result<Vec<Item>> {
+    // Each row's metrics and extra panels, in model order, gathered once rather than filtered per row.
+    let mut singles: BTreeMap<&str, (Vec<&Metric>, Vec<&ExtraPanel>)> = BTreeMap::new();
+    for m in &service.metrics {
+        singles.entry(&m.row).or_default().0.push(m);
+    }
+    for p in &service.dashboard.extra_panels {
+        singles.entry(&p.row).or_default().1.push(p);
+    }
     let mut items = Vec::new();
     let mut id = 0;
     let mut y = 0;
@@ -115,7 +168,10 @@ fn layout(service: &Service) -> Result<Vec<Item>> {
             panels: [],
         }));
         y += 1;
-        for line in row_lines(service, row)? {
+        let (metrics, extra) = singles
+            .get(row.as_str())
+            .map_or((&[][..], &[][..]), |(m, e)| (m.as_slice(), e.as_slice()));
+        for line in row_lines(service, row, metrics, extra)? {
             let mut x = 0;
             let mut height = 0;
             for mut panel in line {
@@ -133,27 +189,23 @@ fn layout(service: &Service) -> Result<Vec<Item>> {
     Ok(items)
 }
 
-/// The panels of one row, line by line: SLO lines first, then metric and extra panels.
-fn row_lines(service: &Service, row: &str) -> Result<Vec<Vec<Panel>>> {
+/// The panels of one row, line by line: SLO lines first, then the row's metric and extra panels.
+fn row_lines(
+    service: &Service,
+    row: &str,
+    metrics: &[&Metric],
+    extra: &[&ExtraPanel],
+) -> Result<Vec<Vec<Panel>>> {
     let mut lines = Vec::new();
     if row == SLO_ROW {
         for slo in &service.slos {
             lines.push(slo_panels(service, slo)?);
         }
     }
-    let mut singles: Vec<Panel> = service
-        .metrics
+    let mut singles: Vec<Panel> = metrics
         .iter()
-        .filter(|m| m.row == row)
         .map(|m| metric_panel(service, m))
-        .chain(
-            service
-                .dashboard
-                .extra_panels
-                .iter()
-                .filter(|p| p.row == row)
-                .map(extra_panel),
-        )
+        .chain(extra.iter().map(|p| extra_panel(p)))
         .collect();
     while !singles.is_empty() {
         let rest = singles.split_off(singles.len().min(PANELS_PER_LINE));
@@ -325,10 +377,9 @@ fn slo_panels(service: &Service, slo: &Slo) -> Result<Vec<Panel>> {
             ..
         } => {
             let unit = service
-                .metrics
-                .iter()
-                .find(|m| m.name == histogram.metric)
-                .and_then(|m| m.unit.as_deref())
+                .metric(&histogram.metric)
+                .unit
+                .as_deref()
                 .map(|u| format!(" {u}"))
                 .unwrap_or_default();
             format!("Share of events faster than {threshold}{unit}")

@@ -1,12 +1,13 @@
 //! Lowering: parse every spec file, check it, and build the [`Model`] — or return every problem found.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::ops::{Add as _, Div as _, Mul as _};
 
 use codespan_reporting::diagnostic::{Diagnostic, Label as DiagLabel};
 use toml::Spanned;
 
+use super::promql_check::Declared;
 use super::*;
 use crate::naming;
 use crate::spec::{self, Name, SpecFile};
@@ -368,6 +369,10 @@ impl Lowering {
 
         let label_defs = self.lower_labels(file, spec);
         let metrics = self.lower_metrics(file, spec, &label_defs);
+        debug_assert!(
+            metrics.windows(2).all(|w| w[0].name < w[1].name),
+            "Service::find_metric searches metrics in name order"
+        );
         let mut service = Service {
             name: name.clone(),
             source: path.to_string(),
@@ -410,13 +415,16 @@ impl Lowering {
                 )
             })
             .collect();
-        service.alerts = spec
+        let declared = Declared::new(&service);
+        let alerts = spec
             .alerts
             .iter()
-            .filter_map(|(n, a)| self.lower_alert(file, &service, n, a.get_ref()))
+            .filter_map(|(n, a)| self.lower_alert(file, &declared, n, a.get_ref()))
             .collect();
         self.check_alert_names(file, &service, spec);
-        service.dashboard = self.lower_dashboard(file, &service, spec);
+        let dashboard = self.lower_dashboard(file, &declared, spec);
+        service.alerts = alerts;
+        service.dashboard = dashboard;
         (self.problems.len() == before).then_some(service)
     }
 
@@ -932,7 +940,7 @@ impl Lowering {
         want: MetricKind,
         role: &str,
     ) -> Option<Selector> {
-        let Some(m) = service.metrics.iter().find(|m| &m.name == metric.get_ref()) else {
+        let Some(m) = service.find_metric(metric.get_ref()) else {
             let known: Vec<&str> = service
                 .metrics
                 .iter()
@@ -1142,11 +1150,7 @@ impl Lowering {
                     MetricKind::Histogram,
                     "the latency SLI",
                 )?;
-                let buckets = &service
-                    .metrics
-                    .iter()
-                    .find(|m| m.name == histogram.metric)?
-                    .buckets;
+                let buckets = &service.find_metric(&histogram.metric)?.buckets;
                 let threshold = *l.threshold.get_ref();
                 if !buckets.contains(&threshold) {
                     let below = buckets.iter().rev().find(|b| **b < threshold);
@@ -1277,10 +1281,11 @@ impl Lowering {
     fn lower_alert(
         &mut self,
         file: usize,
-        service: &Service,
+        declared: &Declared,
         name: &Name,
         spec: &spec::AlertSpec,
     ) -> Option<ThresholdAlert> {
+        let service = declared.service();
         let n = name.get_ref();
         let mut ok = true;
         if !naming::is_upper_camel(n) {
@@ -1296,7 +1301,7 @@ impl Lowering {
             );
             ok = false;
         }
-        ok &= self.promql(file, &spec.expr, service);
+        ok &= self.promql(file, &spec.expr, declared);
         let for_ = match &spec.for_ {
             None => Duration { seconds: 0 },
             Some(f) => match Duration::parse(f.get_ref()) {
@@ -1364,7 +1369,7 @@ impl Lowering {
     }
 
     /// Parses a PromQL expression and checks that counters are rated and gauges are not.
-    fn promql(&mut self, file: usize, expr: &Spanned<String>, service: &Service) -> bool {
+    fn promql(&mut self, file: usize, expr: &Spanned<String>, declared: &Declared) -> bool {
         let text = expr.get_ref();
         // The span covers the quotes of a basic string; point inside them.
         let span = expr.span();
@@ -1381,7 +1386,7 @@ impl Lowering {
             }
             Ok(ast) => {
                 let mut misuse = Vec::new();
-                super::promql_check::metric_misuse(&ast, service, &mut misuse);
+                super::promql_check::metric_misuse(&ast, declared, &mut misuse);
                 for m in &misuse {
                     self.error(
                         file,
@@ -1397,7 +1402,7 @@ impl Lowering {
     }
 
     fn check_alert_names(&mut self, file: usize, service: &Service, spec: &SpecFile) {
-        let generated: Vec<String> = service
+        let generated: HashSet<String> = service
             .slos
             .iter()
             .flat_map(|slo| {
@@ -1423,7 +1428,8 @@ impl Lowering {
         }
     }
 
-    fn lower_dashboard(&mut self, file: usize, service: &Service, spec: &SpecFile) -> Dashboard {
+    fn lower_dashboard(&mut self, file: usize, declared: &Declared, spec: &SpecFile) -> Dashboard {
+        let service = declared.service();
         let d = spec.dashboard.as_ref();
         let mut extra_panels = Vec::new();
         for p in d.map(|d| d.panels.as_slice()).unwrap_or_default() {
@@ -1439,7 +1445,7 @@ impl Lowering {
             }
             let mut ok = true;
             for q in p.queries.get_ref() {
-                ok &= self.promql(file, &q.expr, service);
+                ok &= self.promql(file, &q.expr, declared);
             }
             if ok {
                 extra_panels.push(ExtraPanel {
@@ -1469,22 +1475,24 @@ impl Lowering {
             .collect();
         positioned.sort();
         let mut rows: Vec<String> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for row in positioned
             .into_iter()
             .map(|(_, r)| r)
             .chain(extra_panels.iter().map(|p| p.row.clone()))
         {
-            if !rows.contains(&row) {
+            if seen.insert(row.clone()) {
                 rows.push(row);
             }
         }
-        if !service.slos.is_empty() && !rows.iter().any(|r| r == SLO_ROW) {
+        if !service.slos.is_empty() && seen.insert(SLO_ROW.to_string()) {
             rows.push(SLO_ROW.to_string());
         }
         let mut row_order = Vec::new();
+        let mut placed: HashSet<String> = HashSet::new();
         for r in d.map(|d| d.row_order.as_slice()).unwrap_or_default() {
-            if rows.contains(r.get_ref()) {
-                if !row_order.contains(r.get_ref()) {
+            if seen.contains(r.get_ref()) {
+                if placed.insert(r.get_ref().clone()) {
                     row_order.push(r.get_ref().clone());
                 }
             } else {
@@ -1498,7 +1506,7 @@ impl Lowering {
             }
         }
         for r in rows {
-            if !row_order.contains(&r) {
+            if placed.insert(r.clone()) {
                 row_order.push(r);
             }
         }

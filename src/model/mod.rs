@@ -61,7 +61,7 @@ pub struct Service {
     pub labels: BTreeMap<String, String>,
     /// Label definitions by name.
     pub label_defs: BTreeMap<String, Label>,
-    /// Metrics in name order.
+    /// Metrics in name order, which [`Service::find_metric`] relies on.
     pub metrics: Vec<Metric>,
     /// SLOs in name order.
     pub slos: Vec<Slo>,
@@ -69,6 +69,24 @@ pub struct Service {
     pub alerts: Vec<ThresholdAlert>,
     /// Dashboard layout.
     pub dashboard: Dashboard,
+}
+
+impl Service {
+    /// The metric named `name`, if the service declares it. `metrics` is in name order, so this is a binary
+    /// search: emitters look a metric up per SLO and per window, and a scan would make them quadratic.
+    pub fn find_metric(&self, name: &str) -> Option<&Metric> {
+        self.metrics
+            .binary_search_by(|m| m.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.metrics[i])
+    }
+
+    /// The metric a selector of this service names. Lowering resolves every reference, so a model invariant
+    /// says it exists; a name that is not declared is a bug in slogen and panics.
+    pub fn metric(&self, name: &str) -> &Metric {
+        self.find_metric(name)
+            .unwrap_or_else(|| panic!("model invariant: metric {name} resolved at lowering"))
+    }
 }
 
 /// A label definition.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Metric, MetricKind, Service, Sli, Slo};
+use super::{MetricKind, Service, Sli, Slo};
 
 /// The Sloth-compatible recording rule holding an SLO's error ratio over `window` (`slo:sli_error:ratio_rate5m`).
 pub fn sli_error_record(window: &str) -> String {
@@ -68,18 +68,9 @@ pub fn label_matchers(
     }
 }
 
-/// The metric named `name` of `service`; the model guarantees it exists.
-fn metric<'a>(service: &'a Service, name: &str) -> &'a Metric {
-    service
-        .metrics
-        .iter()
-        .find(|m| m.name == name)
-        .unwrap_or_else(|| panic!("model invariant: metric {name} resolved at lowering"))
-}
-
 /// `sum(rate(<sample>{…}[window]))` for a counter selector.
 fn counter_rate(service: &Service, selector: &super::Selector, window: &str) -> String {
-    let m = metric(service, &selector.metric);
+    let m = service.metric(&selector.metric);
     debug_assert_eq!(m.kind, MetricKind::Counter);
     format!(
         "sum(rate({}{}[{window}]))",
@@ -99,7 +90,7 @@ pub fn sli_error_ratio(service: &Service, slo: &Slo, window: &str) -> String {
             counter_rate(service, total, window)
         ),
         Sli::Latency { histogram, le, .. } => {
-            let m = metric(service, &histogram.metric);
+            let m = service.metric(&histogram.metric);
             let all = format!(
                 "sum(rate({}{}[{window}]))",
                 m.histogram_series("count"),
@@ -120,12 +111,12 @@ pub fn sli_presence_selector(service: &Service, slo: &Slo) -> String {
     match &slo.sli {
         Sli::Ratio { total, .. } => format!(
             "{}{}",
-            metric(service, &total.metric).sample_name(),
+            service.metric(&total.metric).sample_name(),
             label_matchers(service, &total.matchers, &[])
         ),
         Sli::Latency { histogram, .. } => format!(
             "{}{}",
-            metric(service, &histogram.metric).histogram_series("count"),
+            service.metric(&histogram.metric).histogram_series("count"),
             label_matchers(service, &histogram.matchers, &[])
         ),
     }

@@ -1,9 +1,11 @@
 //! Checks hand-written PromQL against the declared metrics: counters are rated, gauges are not, and every
 //! label matcher names a label the metric has.
 
+use std::collections::HashMap;
+
 use promql_parser::parser::Expr;
 
-use super::{MetricKind, Service};
+use super::{Metric, MetricKind, Service};
 
 /// One misuse found in an expression.
 pub struct Misuse {
@@ -39,28 +41,84 @@ enum Use {
     Any,
 }
 
-/// Walks `expr` and appends every misuse of a declared metric to `out`.
-pub fn metric_misuse(expr: &Expr, service: &Service, out: &mut Vec<Misuse>) {
-    walk(expr, service, Use::Level, out);
+/// A service's metrics by the names a query may use for them, indexed once per service: checking a selector
+/// must not scan every metric, or checking the alerts and panels of a large service is quadratic.
+pub struct Declared<'s> {
+    service: &'s Service,
+    /// Exposed sample name to the first metric (in name order) that exposes it.
+    exposed: HashMap<String, usize>,
+    /// Family name (base name and unit) to the first metric that has it.
+    families: HashMap<String, usize>,
 }
 
-fn walk(expr: &Expr, service: &Service, usage: Use, out: &mut Vec<Misuse>) {
+impl<'s> Declared<'s> {
+    /// Indexes the metrics of `service`.
+    pub fn new(service: &'s Service) -> Declared<'s> {
+        let mut exposed = HashMap::new();
+        let mut families = HashMap::new();
+        for (i, m) in service.metrics.iter().enumerate() {
+            for name in m.exposed_names() {
+                exposed.entry(name).or_insert(i);
+            }
+            families.entry(m.family_name()).or_insert(i);
+        }
+        Declared {
+            service,
+            exposed,
+            families,
+        }
+    }
+
+    /// The service whose metrics these are.
+    pub fn service(&self) -> &'s Service {
+        self.service
+    }
+
+    /// The first metric that exposes the sample `name`.
+    fn exposing(&self, name: &str) -> Option<&'s Metric> {
+        self.exposed.get(name).map(|&i| &self.service.metrics[i])
+    }
+
+    /// The first metric that `name` is one suffix away from: its base name, its family name, or the family
+    /// name followed by `_` and anything.
+    fn lookalike(&self, name: &str) -> Option<&'s Metric> {
+        let metrics = &self.service.metrics;
+        let by_name = metrics.binary_search_by(|m| m.name.as_str().cmp(name)).ok();
+        let by_family = name
+            .match_indices('_')
+            .map(|(i, _)| &name[..i])
+            .chain([name])
+            .filter_map(|family| self.families.get(family).copied());
+        by_name
+            .into_iter()
+            .chain(by_family)
+            .min()
+            .map(|i| &metrics[i])
+    }
+}
+
+/// Walks `expr` and appends every misuse of a declared metric to `out`.
+pub fn metric_misuse(expr: &Expr, declared: &Declared, out: &mut Vec<Misuse>) {
+    walk(expr, declared, Use::Level, out);
+}
+
+fn walk(expr: &Expr, declared: &Declared, usage: Use, out: &mut Vec<Misuse>) {
     match expr {
         Expr::Aggregate(a) => {
-            walk(&a.expr, service, usage, out);
+            walk(&a.expr, declared, usage, out);
             if let Some(p) = &a.param {
-                walk(p, service, Use::Any, out);
+                walk(p, declared, Use::Any, out);
             }
         }
-        Expr::Unary(u) => walk(&u.expr, service, usage, out),
+        Expr::Unary(u) => walk(&u.expr, declared, usage, out),
         Expr::Binary(b) => {
-            walk(&b.lhs, service, usage, out);
-            walk(&b.rhs, service, usage, out);
+            walk(&b.lhs, declared, usage, out);
+            walk(&b.rhs, declared, usage, out);
         }
-        Expr::Paren(p) => walk(&p.expr, service, usage, out),
-        Expr::Subquery(s) => walk(&s.expr, service, usage, out),
-        Expr::VectorSelector(vs) => selector(vs, service, usage, out),
-        Expr::MatrixSelector(ms) => selector(&ms.vs, service, usage, out),
+        Expr::Paren(p) => walk(&p.expr, declared, usage, out),
+        Expr::Subquery(s) => walk(&s.expr, declared, usage, out),
+        Expr::VectorSelector(vs) => selector(vs, declared, usage, out),
+        Expr::MatrixSelector(ms) => selector(&ms.vs, declared, usage, out),
         Expr::Call(call) => {
             let name = call.func.name;
             let inner = if COUNTER_FUNCTIONS.contains(&name) {
@@ -73,7 +131,7 @@ fn walk(expr: &Expr, service: &Service, usage: Use, out: &mut Vec<Misuse>) {
                 Use::Level
             };
             for arg in &call.args.args {
-                walk(arg, service, inner, out);
+                walk(arg, declared, inner, out);
             }
         }
         Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
@@ -82,20 +140,17 @@ fn walk(expr: &Expr, service: &Service, usage: Use, out: &mut Vec<Misuse>) {
 
 fn selector(
     vs: &promql_parser::parser::VectorSelector,
-    service: &Service,
+    declared: &Declared,
     usage: Use,
     out: &mut Vec<Misuse>,
 ) {
     let Some(name) = &vs.name else { return };
-    let Some((metric, cumulative)) = service.metrics.iter().find_map(|m| match m.kind {
-        MetricKind::Histogram if m.exposed_names().contains(name) => Some((m, true)),
-        MetricKind::Counter if &m.sample_name() == name => Some((m, true)),
-        MetricKind::Gauge if &m.sample_name() == name => Some((m, false)),
-        _ => None,
-    }) else {
-        lookalike(name, service, out);
+    let service = declared.service;
+    let Some(metric) = declared.exposing(name) else {
+        lookalike(name, declared, out);
         return;
     };
+    let cumulative = metric.kind != MetricKind::Gauge;
     let what = match metric.kind {
         MetricKind::Histogram => "a histogram series",
         _ => "a counter",
@@ -154,13 +209,8 @@ fn selector(
 
 /// A name that is not exposed but is one suffix away from a declared metric (`http_requests` for
 /// `http_requests_total`, `x_seconds` for a histogram) is a typo that would silently match nothing.
-fn lookalike(name: &str, service: &Service, out: &mut Vec<Misuse>) {
-    let found = service.metrics.iter().find(|m| {
-        name == m.name
-            || name == m.family_name()
-            || name.starts_with(&format!("{}_", m.family_name()))
-    });
-    if let Some(metric) = found {
+fn lookalike(name: &str, declared: &Declared, out: &mut Vec<Misuse>) {
+    if let Some(metric) = declared.lookalike(name) {
         out.push(Misuse {
             message: format!(
                 "`{name}` is not a series that metric `{}` exposes",
@@ -169,5 +219,97 @@ fn lookalike(name: &str, service: &Service, out: &mut Vec<Misuse>) {
             label: "matches nothing".into(),
             hint: format!("exposed names: {}", metric.exposed_names().join(", ")),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{lower, SourceFile};
+
+    /// Metrics whose names overlap: `http` is a prefix of the others' families, `jobs` has a unit.
+    fn service() -> Service {
+        let text = r#"version = 1
+
+[tiers.standard]
+objective = 99.9
+
+[service]
+name = "app"
+tier = "standard"
+team = "web"
+runbook_base_url = "https://runbooks.example.com/app"
+selector = { job = "app" }
+
+[metrics.http]
+type = "gauge"
+help = "Requests in flight."
+
+[metrics.http_requests]
+type = "counter"
+help = "Requests served."
+
+[metrics.http_request_duration]
+type = "histogram"
+help = "Request latency."
+unit = "seconds"
+buckets = [0.1, 1]
+
+[metrics.jobs]
+type = "counter"
+help = "Time spent on jobs."
+unit = "seconds"
+"#;
+        let files = [SourceFile {
+            path: "slos/app.toml".into(),
+            text: text.into(),
+        }];
+        let mut model = lower(&files).unwrap_or_else(|_| panic!("the spec is valid"));
+        model.services.remove(0)
+    }
+
+    fn misuse(service: &Service, expr: &str) -> Vec<String> {
+        let ast = promql_parser::parser::parse(expr).expect("valid PromQL");
+        let mut out = Vec::new();
+        metric_misuse(&ast, &Declared::new(service), &mut out);
+        out.into_iter().map(|m| m.message).collect()
+    }
+
+    #[test]
+    fn selectors_resolve_by_exposed_name_and_near_misses_name_the_first_metric_they_resemble() {
+        let service = service();
+        for fine in [
+            "rate(jobs_seconds_total[5m])",
+            "rate(http_request_duration_seconds_bucket[5m])",
+            "http > 10",
+            "up == 0",
+        ] {
+            assert_eq!(misuse(&service, fine), Vec::<String>::new(), "{fine}");
+        }
+        assert_eq!(
+            misuse(&service, "http_request_duration_seconds_count > 1"),
+            ["counter used as a gauge: `http_request_duration_seconds_count` is read as a level"]
+        );
+        assert_eq!(
+            misuse(&service, "rate(http[5m])"),
+            ["gauge used as a counter: `http` is inside rate()/increase()"]
+        );
+        // `http_` starts the name: the gauge `http`, first in name order, wins over the counter it names.
+        assert_eq!(
+            misuse(&service, "rate(http_requests[5m])"),
+            ["`http_requests` is not a series that metric `http` exposes"]
+        );
+        for (name, metric) in [
+            ("jobs", "jobs"),
+            ("jobs_seconds", "jobs"),
+            ("jobs_seconds_count", "jobs"),
+        ] {
+            assert_eq!(
+                misuse(&service, &format!("rate({name}[5m])")),
+                [format!(
+                    "`{name}` is not a series that metric `{metric}` exposes"
+                )]
+            );
+        }
     }
 }
