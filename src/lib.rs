@@ -2,7 +2,7 @@
 //! module, Prometheus recording and alerting rules, a Grafana dashboard and markdown docs.
 //!
 //! The pipeline is one module per stage: [`spec`] (TOML types) → [`model`] (validated) → [`emit`] (outputs)
-//! → [`write`] (atomic write or drift check).
+//! → [`write`](mod@write) (atomic write or drift check).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

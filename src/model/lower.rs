@@ -21,7 +21,7 @@ pub struct SourceFile {
     pub text: String,
 }
 
-/// A problem in the input, pointing at files by their index in the `files` slice given to [`lower`].
+/// A problem in the input, pointing at files by their index in the `files` slice given to [`lower()`].
 pub type Problem = Diagnostic<usize>;
 
 /// Alert windows and the share of the SLO window's budget each spends before it fires; factors follow from these.
