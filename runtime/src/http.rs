@@ -58,13 +58,20 @@
 //!
 //! # Cost
 //!
-//! Per request: one `Arc` clone of the recorder, one clone of the route template's `Arc<str>`, the request
-//! ID (a reference-counted view of the incoming header; for a generated one, the 36-byte string and the
-//! reference count `bytes` allocates when it is first shared), the extension insertion axum's extension
-//! map requires, and two `Instant` reads. No locks. Generated IDs come from uuid's `fast-rng` (a
-//! thread-local ChaCha generator seeded from the OS): a `getrandom` system call per request would cost
-//! about half a microsecond on its own.
+//! Per request, besides the recorder's own work: one `Arc` clone of the recorder and one of the route
+//! template's `Arc<str>`, the request ID (a reference-counted view of the incoming header, or for a
+//! generated one a single allocation holding the 36-byte text and its reference count), one more reference
+//! to it for the request extensions plus the extension insertion axum's extension map requires, and two
+//! `Instant` reads. No locks, no system calls. The span and the current ID are entered and left around each
+//! poll of the handler's future by the layer's own future, with no per-poll clone; on a thread without a
+//! tracing subscriber the span is not even created.
+//!
+//! Generated IDs are UUID v4s built from 128 random bits drawn once per thread (uuid's `fast-rng`, seeded
+//! from the OS) and a per-thread counter passed through a bijection: they never repeat within a thread and
+//! do not read as a sequence, for a few multiplications instead of a draw from a ChaCha generator. They are
+//! unique, not secret: never let one authorize anything.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -72,14 +79,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use axum::body::Bytes;
 use axum::extract::MatchedPath;
 use http::header::HeaderName;
 use http::{HeaderValue, Method, Request, Response};
 use pin_project_lite::pin_project;
-use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
-use tracing::instrument::Instrumented;
-use tracing::Instrument;
+use tracing::subscriber::NoSubscriber;
+use tracing::Span;
 
 use crate::record::HttpRecorder;
 
@@ -107,11 +114,19 @@ impl RequestId {
     /// The longest incoming ID kept; longer ones are replaced, so a client cannot bloat every log line.
     pub const MAX_LEN: usize = 128;
 
-    /// A fresh random ID (a hyphenated UUID v4).
+    /// A fresh ID: a hyphenated UUID v4, unique without a system call or a lock (see the
+    /// [module documentation](self#cost)).
     pub fn generate() -> Self {
-        let mut buffer = uuid::Uuid::encode_buffer();
-        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
-        RequestId(HeaderValue::from_str(text).expect("a UUID is a valid header value"))
+        let bits = ID_SOURCE.with(|source| {
+            let mut state = source.get().unwrap_or_else(IdSource::seeded);
+            let bits = state.next();
+            source.set(Some(state));
+            bits
+        });
+        let uuid = uuid::Builder::from_random_bytes(bits.to_be_bytes()).into_uuid();
+        // One allocation holding the text and its reference count, so clones of the ID never copy it.
+        let shared = Bytes::from_owner(hyphenated(uuid.as_u128()));
+        RequestId(HeaderValue::from_maybe_shared(shared).expect("a UUID is a valid header value"))
     }
 
     /// The ID carried by an incoming header, if it is acceptable: non-empty, at most
@@ -151,17 +166,128 @@ impl fmt::Debug for RequestId {
     }
 }
 
-tokio::task_local! {
-    static CURRENT_REQUEST_ID: RequestId;
+/// The low 62 bits: what a UUID v4's second half keeps once its variant bits are set.
+const LOW_62: u64 = (1 << 62) - 1;
+
+/// Where a thread's generated IDs come from: 128 random bits drawn once per thread (uuid's `fast-rng`,
+/// seeded from the OS), and a counter.
+///
+/// The first half of every ID is the thread's random half; the second is the counter, masked to the 62 bits
+/// a UUID v4 keeps there, XORed with the thread's random key and passed through [`mix62`], a bijection. So
+/// the IDs of one thread never repeat (for 2^62 requests), two threads share a first half with probability
+/// 2^-60, and successive IDs do not read as a sequence in logs. Unique, not secret: an ID is echoed to the
+/// client and logged, and must never authorize anything.
+#[derive(Clone, Copy)]
+struct IdSource {
+    high: u64,
+    key: u64,
+    count: u64,
+}
+
+impl IdSource {
+    fn seeded() -> Self {
+        let (high, key) = uuid::Uuid::new_v4().as_u64_pair();
+        IdSource {
+            high,
+            key: key & LOW_62,
+            count: 0,
+        }
+    }
+
+    fn next(&mut self) -> u128 {
+        let low = mix62(self.count ^ self.key);
+        self.count = (self.count + 1) & LOW_62;
+        (u128::from(self.high) << 64) | u128::from(low)
+    }
+}
+
+/// A bijection of `0..2^62` onto itself that scatters neighbouring inputs: odd multipliers are invertible
+/// modulo 2^62, and so is each xorshift of a 62-bit value.
+fn mix62(mut x: u64) -> u64 {
+    x = x.wrapping_mul(0x9E37_79B9_7F4A_7C15) & LOW_62;
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9) & LOW_62;
+    x ^ (x >> 29)
+}
+
+/// `uuid` as lowercase hyphenated text (8-4-4-4-12 hex digits), as `Uuid::hyphenated` writes it but
+/// without a loop over the digits.
+fn hyphenated(uuid: u128) -> [u8; 36] {
+    let high = hex_digits((uuid >> 64) as u64);
+    let low = hex_digits(uuid as u64);
+    let mut text = [b'-'; 36];
+    text[..8].copy_from_slice(&high[..8]);
+    text[9..13].copy_from_slice(&high[8..12]);
+    text[14..18].copy_from_slice(&high[12..]);
+    text[19..23].copy_from_slice(&low[..4]);
+    text[24..].copy_from_slice(&low[4..]);
+    text
+}
+
+/// The 16 lowercase hex digits of `word`, most significant first, computed on all digits at once.
+fn hex_digits(word: u64) -> [u8; 16] {
+    const BYTES: u128 = u128::from_ne_bytes([1; 16]);
+    // Spread the nibbles out, one per byte, keeping their order: halves, then quarters, and so on.
+    let mut x = u128::from(word);
+    x = (x | x << 32) & 0x0000_0000_ffff_ffff_0000_0000_ffff_ffff;
+    x = (x | x << 16) & 0x0000_ffff_0000_ffff_0000_ffff_0000_ffff;
+    x = (x | x << 8) & 0x00ff_00ff_00ff_00ff_00ff_00ff_00ff_00ff;
+    x = (x | x << 4) & 0x0f0f_0f0f_0f0f_0f0f_0f0f_0f0f_0f0f_0f0f;
+    // A byte holding 10 to 15 reaches 16 once 6 is added: those are the digits written as letters, which
+    // start `b'a' - b'0' - 10` further than the others. No byte ever carries into the next.
+    let letters = ((x + 6 * BYTES) >> 4) & BYTES;
+    (x + u128::from(b'0') * BYTES + letters * u128::from(b'a' - b'0' - 10)).to_be_bytes()
+}
+
+thread_local! {
+    /// Plain `Copy` state without a destructor, so every access after the first is a load and a store.
+    static ID_SOURCE: Cell<Option<IdSource>> = const { Cell::new(None) };
+
+    /// The ID of the request whose future (or service call) this thread is running, swapped in and out by
+    /// [`Scope`] around every poll, as tokio's task locals do.
+    static CURRENT_REQUEST_ID: Cell<Option<RequestId>> = const { Cell::new(None) };
 }
 
 /// The ID of the request being served by the current task, so code deep inside a handler (the database
 /// client's slow-query log, an outgoing API call) can tag its output without the ID being passed down.
 ///
-/// `None` outside a request instrumented by [`HttpMetricsLayer`], and in tasks the handler spawned (task
-/// locals do not follow `tokio::spawn`; pass the ID explicitly there).
+/// `None` outside a request instrumented by [`HttpMetricsLayer`], and in tasks the handler spawned (the ID
+/// is set only while the request's own future runs; pass the ID explicitly there).
 pub fn current_request_id() -> Option<RequestId> {
-    CURRENT_REQUEST_ID.try_with(RequestId::clone).ok()
+    CURRENT_REQUEST_ID
+        .try_with(|current| {
+            let id = current.take();
+            let copy = id.clone();
+            current.set(id);
+            copy
+        })
+        .ok()
+        .flatten()
+}
+
+/// Makes a request's ID the [`current_request_id`] while it lives: it swaps the request's slot with the
+/// thread's current value on entry and swaps back on drop, also when unwinding. Owning the slot, rather
+/// than using a tokio task local, lets the ID move in and out without a clone per poll.
+struct Scope<'a> {
+    slot: &'a mut Option<RequestId>,
+}
+
+impl<'a> Scope<'a> {
+    fn enter(slot: &'a mut Option<RequestId>) -> Self {
+        swap_current(slot);
+        Scope { slot }
+    }
+}
+
+impl Drop for Scope<'_> {
+    fn drop(&mut self) {
+        swap_current(self.slot);
+    }
+}
+
+fn swap_current(slot: &mut Option<RequestId>) {
+    // Fails only while the thread's locals are being destroyed; both swaps then leave the slot alone.
+    let _ = CURRENT_REQUEST_ID.try_with(|current| *slot = current.replace(slot.take()));
 }
 
 /// Instruments every request of the services it wraps; see the [module documentation](self) for where to
@@ -230,12 +356,7 @@ where
         let route = Route::of(&request);
         let method = request.method().clone();
         request.extensions_mut().insert(id.clone());
-        let span = tracing::info_span!(
-            "request",
-            request_id = %id,
-            method = %method,
-            route = %route.as_str(),
-        );
+        let span = request_span(&id, &method, route.as_str());
         self.recorder.request_started(&method, route.as_str());
         let mut finish = Finish {
             recorder: Arc::clone(&self.recorder),
@@ -245,16 +366,34 @@ where
             in_inner: true,
             done: false,
         };
+        let mut id = Some(id);
         // The service may do work before returning its future: give it the same context as the future.
-        let inner = span
-            .in_scope(|| CURRENT_REQUEST_ID.sync_scope(id.clone(), || self.inner.call(request)));
+        let inner = {
+            let _entered = span.enter();
+            let _scope = Scope::enter(&mut id);
+            self.inner.call(request)
+        };
         finish.in_inner = false;
         ResponseFuture {
-            inner: CURRENT_REQUEST_ID.scope(id.clone(), inner).instrument(span),
-            finish,
+            inner: Some(inner),
+            span,
             id,
+            finish,
         }
     }
+}
+
+/// The `request` span, or a disabled span without asking tracing when this thread has no subscriber at all.
+///
+/// Besides skipping the macro's checks, this keeps a thread with no subscriber from being the one that
+/// registers the span's callsite: tracing-core caches the interest it computes then for every thread, and
+/// while a single scoped subscriber exists (tests using `set_default`) it asks only the registering
+/// thread's subscriber, so one request served without a subscriber would disable the span everywhere.
+fn request_span(id: &RequestId, method: &Method, route: &str) -> Span {
+    if tracing::dispatcher::get_default(|dispatch| dispatch.is::<NoSubscriber>()) {
+        return Span::none();
+    }
+    tracing::info_span!("request", request_id = %id, method = %method, route = %route)
 }
 
 /// The route label: the template axum matched, shared rather than copied, or [`UNMATCHED_ROUTE`].
@@ -319,19 +458,39 @@ impl Drop for Finish {
 pin_project! {
     /// The response future of [`HttpMetrics`]: the inner future, run inside the request's span and with
     /// its [`current_request_id`].
+    ///
+    /// The span and the ID are applied here rather than by `Instrumented` and a `TaskLocalFuture` around
+    /// the inner future, which would move the (large) inner future twice more and clone the ID.
     pub struct ResponseFuture<F> {
+        // `None` once the inner future has finished, so it is dropped inside its span and scope.
         #[pin]
-        inner: Instrumented<TaskLocalFuture<RequestId, F>>,
+        inner: Option<F>,
+        span: Span,
+        // The request's ID between polls; during a poll, whatever [`Scope`] swapped out of the thread.
+        id: Option<RequestId>,
         finish: Finish,
-        id: RequestId,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if this.inner.is_some() {
+                // An abandoned or panicked request: its future's destructors still see the request's context.
+                let _entered = this.span.enter();
+                let _scope = Scope::enter(this.id);
+                this.inner.set(None);
+            }
+        }
     }
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+        let mut debug = f.debug_struct("ResponseFuture");
+        if let Some(id) = &self.id {
+            debug.field("id", id);
+        }
+        debug.finish_non_exhaustive()
     }
 }
 
@@ -342,19 +501,34 @@ where
     type Output = Result<Response<ResBody>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
+        let mut this = self.project();
         assert!(!this.finish.done, "ResponseFuture polled after completion");
-        this.finish.in_inner = true;
-        let result = this.inner.poll(cx);
-        this.finish.in_inner = false;
+        let result = {
+            let _entered = this.span.enter();
+            let _scope = Scope::enter(this.id);
+            let inner = this
+                .inner
+                .as_mut()
+                .as_pin_mut()
+                .expect("the inner future runs until the response future completes");
+            this.finish.in_inner = true;
+            let result = inner.poll(cx);
+            this.finish.in_inner = false;
+            if result.is_ready() {
+                this.inner.set(None);
+            }
+            result
+        };
         let Poll::Ready(result) = result else {
             return Poll::Pending;
         };
         match result {
             Ok(mut response) => {
-                response
-                    .headers_mut()
-                    .insert(REQUEST_ID_HEADER, this.id.0.clone());
+                let id = this
+                    .id
+                    .take()
+                    .expect("the request's ID is back in its slot");
+                response.headers_mut().insert(REQUEST_ID_HEADER, id.0);
                 this.finish.record(response.status().as_u16());
                 Poll::Ready(Ok(response))
             }
@@ -362,6 +536,45 @@ where
                 this.finish.record(STATUS_INTERNAL_ERROR);
                 Poll::Ready(Err(error))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_text_is_uuid_formatting() {
+        let samples = [0, u128::MAX, 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210]
+            .into_iter()
+            .chain((0..128).map(|shift| 1 << shift))
+            .chain((0..1000).map(|_| uuid::Uuid::new_v4().as_u128()));
+        for bits in samples {
+            let expected = uuid::Uuid::from_u128(bits).hyphenated().to_string();
+            assert_eq!(hyphenated(bits), expected.as_bytes(), "{bits:#x}");
+        }
+    }
+
+    #[test]
+    fn generated_ids_are_distinct_uuid_v4s() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..100_000 {
+            let id = RequestId::generate();
+            let uuid = uuid::Uuid::parse_str(id.as_str()).expect("a UUID");
+            assert_eq!(uuid.get_version_num(), 4);
+            assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122);
+            assert!(seen.insert(uuid), "{id} repeated");
+        }
+    }
+
+    #[test]
+    fn the_counter_mix_is_injective_at_both_ends_of_its_range() {
+        let mut seen = std::collections::HashSet::new();
+        for count in (0..100_000).chain(LOW_62 - 100_000..=LOW_62) {
+            let low = mix62(count);
+            assert!(low <= LOW_62, "{count}");
+            assert!(seen.insert(low), "{count} collides");
         }
     }
 }
