@@ -32,7 +32,9 @@ pub fn emit_all(model: &Model) -> Result<Vec<Output>> {
     let (rest, tests) = std::thread::scope(|scope| {
         let tests = scope.spawn(|| rule_test_outputs(model));
         let rest = other_outputs(model);
-        let tests = tests.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let tests = tests
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (rest, tests)
     });
     let mut out = rest?;
