@@ -750,7 +750,7 @@ fn matching_endpoints(
     selector: &Selector,
     endpoints: &[Endpoint],
 ) -> Result<Vec<usize>, String> {
-    let Some(metric) = service.metrics.iter().find(|m| m.name == selector.metric) else {
+    let Some(metric) = service.find_metric(&selector.metric) else {
         return Err(format!("metric `{}` is not declared", selector.metric));
     };
     if !is_http_metric(metric) {
