@@ -11,6 +11,10 @@
 //!
 //! Run: `cargo bench --bench generate`, then `python3 scripts/bench-summary.py --filter generate`.
 
+#[path = "support/machine.rs"]
+mod machine;
+use machine::machine;
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::Path;
@@ -443,20 +447,6 @@ fn dir_size(dir: &Path) -> u64 {
             }
         })
         .sum()
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split_once(':'))
-                .map(|(_, model)| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    format!("{cores} cores, {cpu}")
 }
 
 /// A positive number from the environment, or `default`.

@@ -8,6 +8,10 @@
 //!
 //! Run: `cargo bench -p slogen-runtime --bench metrics`, then `python3 scripts/bench-summary.py`.
 
+#[path = "../../benches/support/machine.rs"]
+mod machine;
+use machine::machine;
+
 use std::hint::black_box;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Barrier};
@@ -1027,20 +1031,6 @@ fn exposition(c: &mut Criterion) {
         });
     }
     group.finish();
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split_once(':'))
-                .map(|(_, model)| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    format!("{cores} cores, {cpu}")
 }
 
 fn main() {
