@@ -7,10 +7,10 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod conventions;
 pub mod diagnostics;
 pub mod emit;
 pub mod load;
 pub mod model;
-pub mod naming;
 pub mod spec;
 pub mod write;

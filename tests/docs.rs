@@ -354,17 +354,23 @@ fn check_model(model: &Model) {
             service.source
         )));
         for slo in &service.slos {
-            let query = promql::sli_error_ratio(service, slo, "5m");
+            let query = promql::sli_error_ratio(service, slo, slogen::model::rules::DISPLAY_WINDOW);
             assert!(
                 page.contains(&format!("```promql\n{query}\n```")),
                 "{}: SLI query of {}",
                 service.name,
                 slo.name
             );
-            assert!(page.contains(&slogen::naming::slo_absent_alert(&service.name, &slo.name)));
+            assert!(page.contains(&slogen::conventions::slo_absent_alert(
+                &service.name,
+                &slo.name
+            )));
             assert!(page.contains(&slo.runbook_url));
             if !slo.burn_rate_alerts.is_empty() {
-                assert!(page.contains(&slogen::naming::slo_burn_alert(&service.name, &slo.name)));
+                assert!(page.contains(&slogen::conventions::slo_burn_alert(
+                    &service.name,
+                    &slo.name
+                )));
             }
         }
         for alert in &service.alerts {

@@ -16,11 +16,11 @@ use jsonschema::{Draft, Resource, Validator};
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr, LabelModifier};
 use serde_json::{json, Value};
+use slogen::conventions;
 use slogen::emit::{grafana, prometheus};
 use slogen::model::lower::SLO_ROW;
 use slogen::model::promql::{label_matchers, slo_matchers};
 use slogen::model::{MetricKind, Model, Service, Severity};
-use slogen::naming;
 
 /// Where the schema files are registered; nothing is fetched, the name only joins the references.
 const SCHEMA_BASE: &str = "https://slogen.invalid/schemas/grafana/";
@@ -279,7 +279,7 @@ fn check(lint: &Lint, service: &Service) -> Value {
     );
 
     let uid = str_at(&dashboard, "uid", name);
-    assert_eq!(uid, naming::dashboard_uid(name), "{name}: uid");
+    assert_eq!(uid, conventions::dashboard_uid(name), "{name}: uid");
     assert!(
         (8..=40).contains(&uid.len()),
         "{name}: uid `{uid}` must be 8 to 40 characters"

@@ -241,12 +241,12 @@ fn every_alert_carries_routing_labels_and_annotations() {
         for slo in &service.slos {
             let burn = alerts(
                 &e.rules,
-                &slogen::naming::slo_burn_alert(&service.name, &slo.name),
+                &slogen::conventions::slo_burn_alert(&service.name, &slo.name),
             );
             assert_eq!(burn.len(), slo.burn_rate_alerts.len(), "{}", slo.id);
             let absent = alerts(
                 &e.rules,
-                &slogen::naming::slo_absent_alert(&service.name, &slo.name),
+                &slogen::conventions::slo_absent_alert(&service.name, &slo.name),
             );
             assert_eq!(absent.len(), 1, "{}: one absent alert", slo.id);
             assert_eq!(absent[0].for_.as_deref(), Some("10m"));
@@ -499,7 +499,7 @@ fn firing_burn_alerts(e: &Emitted, minute: u64) -> BTreeMap<String, Vec<serde_js
         if !matches!(slo.sli, slogen::model::Sli::Ratio { .. }) {
             continue;
         }
-        let name = slogen::naming::slo_burn_alert(&e.service.name, &slo.name);
+        let name = slogen::conventions::slo_burn_alert(&e.service.name, &slo.name);
         for alert in alerts(&e.rules, &name) {
             if minutes(alert.for_.as_deref().unwrap_or("0s")) + 2 > minute {
                 continue;

@@ -130,8 +130,8 @@ fn rule_tests_cover_every_slo_alert() {
         for service in &model.services {
             let e = expectations(&outputs, &service.name);
             for slo in &service.slos {
-                let burn = slogen::naming::slo_burn_alert(&service.name, &slo.name);
-                let absent = slogen::naming::slo_absent_alert(&service.name, &slo.name);
+                let burn = slogen::conventions::slo_burn_alert(&service.name, &slo.name);
+                let absent = slogen::conventions::slo_absent_alert(&service.name, &slo.name);
                 for a in &slo.burn_rate_alerts {
                     let fired = e.firing.get(&burn).into_iter().flatten().any(|l| {
                         l.get("long") == Some(&a.long.promql())
@@ -227,6 +227,8 @@ fn mutated(change: impl Fn(&mut slogen::model::BurnRateAlert)) -> (Model, Model,
         alert.short.promql()
     );
     change(alert);
+    // The rules are derived from the alerts at lowering: derive them again from the changed alert.
+    slogen::model::rules::attach(&mut altered.services[0]);
     (model, altered, what)
 }
 

@@ -41,7 +41,7 @@ fn generated_modules_parse_and_declare_every_metric() {
             assert_eq!(fields, expected, "{}", service.name);
             for (label, def) in &service.label_defs {
                 if let slogen::model::LabelValues::Closed(values) = &def.values {
-                    let name = slogen::naming::upper_camel(label);
+                    let name = slogen::conventions::upper_camel(label);
                     let e = file
                         .items
                         .iter()

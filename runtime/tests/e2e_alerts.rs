@@ -435,7 +435,7 @@ async fn the_page_alert_fires_on_injected_errors_and_clears_when_they_stop() {
     };
     let rules = Rules::generate(&service);
     assert_promtool_accepts_rules(&rules.path());
-    let alert = slogen::naming::slo_burn_alert(&service.name, &slo.name);
+    let alert = slogen::conventions::slo_burn_alert(&service.name, &slo.name);
     let slo_selector = slo_matchers(&service, slo);
     let sli = |window: &str| format!("{}{slo_selector}", sli_error_record(window));
     let (short, long) = (sli(&page.short.promql()), sli(&page.long.promql()));

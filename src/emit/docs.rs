@@ -9,14 +9,12 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::templates;
+use crate::conventions;
+use crate::model::rules::DISPLAY_WINDOW;
 use crate::model::{
     promql, BurnRateAlert, Duration, Exact, LabelValues, Metric, MetricKind, Model, Selector,
     Service, Severity, Sli, Slo, ThresholdAlert, Tier,
 };
-use crate::naming;
-
-/// Window of the error-ratio query shown in the docs: the shortest one the rules record.
-const SLI_DOCS_WINDOW: &str = "5m";
 
 #[derive(Serialize)]
 struct IndexContext {
@@ -184,7 +182,11 @@ pub fn index(model: &Model) -> Result<String> {
                 service: cell(&link(&s.name, &format!("{}/README.md", s.name))),
                 slo: cell(&link(
                     &code(&slo.name),
-                    &format!("{}/README.md#{}", s.name, slo_anchor(&slo.name)),
+                    &format!(
+                        "{}/README.md#{}",
+                        s.name,
+                        conventions::slo_anchor(&slo.name)
+                    ),
                 )),
                 sli: sli_kind(&slo.sli).into(),
                 objective: percent(slo.objective),
@@ -242,7 +244,7 @@ pub fn service(model: &Model, service: &Service) -> Result<String> {
             .slos
             .iter()
             .map(|s| slo_section(service, s))
-            .collect(),
+            .collect::<Result<_>>()?,
         alert_rows: service.alerts.iter().map(alert_row).collect(),
         alerts: service.alerts.iter().map(alert_section).collect(),
         metrics: service.metrics.iter().map(metric_row).collect(),
@@ -318,7 +320,7 @@ fn slo_row(slo: &Slo) -> SloRow {
     SloRow {
         slo: cell(&link(
             &code(&slo.name),
-            &format!("#{}", slo_anchor(&slo.name)),
+            &format!("#{}", conventions::slo_anchor(&slo.name)),
         )),
         sli: sli_kind(&slo.sli).into(),
         objective: percent(slo.objective),
@@ -329,8 +331,8 @@ fn slo_row(slo: &Slo) -> SloRow {
     }
 }
 
-fn slo_section(service: &Service, slo: &Slo) -> SloSection {
-    SloSection {
+fn slo_section(service: &Service, slo: &Slo) -> Result<SloSection> {
+    Ok(SloSection {
         heading: format!("SLO {}", code(&slo.name)),
         description: prose(&slo.description),
         objective: percent(slo.objective),
@@ -345,28 +347,38 @@ fn slo_section(service: &Service, slo: &Slo) -> SloSection {
         tier: code(&slo.tier),
         sli_kind: sli_kind(&slo.sli).into(),
         sli_words: sli_words(service, &slo.sli),
-        sli_promql: promql::sli_error_ratio(service, slo, SLI_DOCS_WINDOW),
+        sli_promql: slo
+            .rules
+            .sli_record(DISPLAY_WINDOW)
+            .map(|r| r.rule.expr.clone())
+            .with_context(|| {
+                format!(
+                    "{} records no {} error ratio",
+                    slo.id,
+                    DISPLAY_WINDOW.promql()
+                )
+            })?,
         burn_rows: slo.burn_rate_alerts.iter().map(burn_row).collect(),
-        burn_alert: code(&naming::slo_burn_alert(&service.name, &slo.name)),
+        burn_alert: code(&slo.rules.burn_alert),
         burn_severities: slo
             .burn_rate_alerts
             .iter()
             .map(|a| a.severity)
             .collect::<BTreeSet<_>>()
             .into_iter()
-            .map(|s| code(severity(s)))
+            .map(|s| code(conventions::severity_name(s)))
             .collect::<Vec<_>>()
             .join(" or "),
-        absent_alert: code(&naming::slo_absent_alert(&service.name, &slo.name)),
+        absent_alert: code(&slo.rules.absent_alert.rule.alert),
         runbook: link(&slo.runbook_url, &slo.runbook_url),
         alert_labels: pairs(&slo.alert_labels),
         alert_annotations: pairs(&slo.alert_annotations),
-    }
+    })
 }
 
 fn burn_row(a: &BurnRateAlert) -> BurnRow {
     BurnRow {
-        severity: severity(a.severity).into(),
+        severity: conventions::severity_name(a.severity).into(),
         long: a.long.promql(),
         short: a.short.promql(),
         factor: a.factor.to_string(),
@@ -383,9 +395,9 @@ fn alert_row(a: &ThresholdAlert) -> AlertRow {
     AlertRow {
         name: cell(&link(
             &code(&a.name),
-            &format!("#{}", alert_anchor(&a.name)),
+            &format!("#{}", conventions::alert_anchor(&a.name)),
         )),
-        severity: severity(a.severity).into(),
+        severity: conventions::severity_name(a.severity).into(),
         for_: duration(a.for_),
         summary: cell(&a.summary),
         runbook: cell(&link("runbook", &a.runbook_url)),
@@ -403,7 +415,7 @@ fn alert_section(a: &ThresholdAlert) -> AlertSection {
 fn metric_row(m: &Metric) -> MetricRow {
     MetricRow {
         name: cell(&code(&m.sample_name())),
-        kind: kind(m.kind).into(),
+        kind: conventions::kind_name(m.kind).into(),
         unit: cell(&m.unit.as_deref().map(code).unwrap_or_else(|| "—".into())),
         labels: cell(&if m.labels.is_empty() {
             "—".into()
@@ -427,36 +439,10 @@ fn metric_row(m: &Metric) -> MetricRow {
     }
 }
 
-/// GitHub's anchor of the heading `SLO `<name>``.
-fn slo_anchor(name: &str) -> String {
-    format!("slo-{name}")
-}
-
-/// GitHub's anchor of the heading `Alert `<name>``.
-fn alert_anchor(name: &str) -> String {
-    format!("alert-{}", name.to_lowercase())
-}
-
 fn sli_kind(sli: &Sli) -> &'static str {
     match sli {
         Sli::Ratio { .. } => "ratio",
         Sli::Latency { .. } => "latency",
-    }
-}
-
-fn kind(k: MetricKind) -> &'static str {
-    match k {
-        MetricKind::Counter => "counter",
-        MetricKind::Gauge => "gauge",
-        MetricKind::Histogram => "histogram",
-    }
-}
-
-fn severity(s: Severity) -> &'static str {
-    match s {
-        Severity::Page => "page",
-        Severity::Ticket => "ticket",
-        Severity::Info => "info",
     }
 }
 
@@ -466,7 +452,10 @@ fn severities(slo: &Slo) -> String {
     if set.is_empty() {
         "none".into()
     } else {
-        set.into_iter().map(severity).collect::<Vec<_>>().join(", ")
+        set.into_iter()
+            .map(conventions::severity_name)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

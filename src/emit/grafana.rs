@@ -14,10 +14,12 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use crate::conventions;
+use crate::conventions::sli_error_record;
 use crate::model::lower::SLO_ROW;
-use crate::model::promql::{label_matchers, sli_error_record, slo_matchers};
+use crate::model::promql::{label_matchers, slo_matchers};
+use crate::model::rules::DISPLAY_WINDOW;
 use crate::model::{Exact, ExtraPanel, Metric, MetricKind, Service, Severity, Sli, Slo};
-use crate::naming;
 
 /// Dashboard model version written by Grafana 10.4 and 11.0; later releases migrate it forward on load, so
 /// the oldest version with every field used here keeps the dashboard importable into the widest range.
@@ -58,7 +60,7 @@ pub fn emit(service: &Service) -> Result<String> {
         text => format!("{text} {generated}"),
     };
     let dashboard = Dashboard {
-        uid: naming::dashboard_uid(&service.name),
+        uid: conventions::dashboard_uid(&service.name),
         title: service.dashboard.title.clone(),
         description,
         tags: vec!["slogen".into(), "generated".into(), service.name.clone()],
@@ -394,7 +396,7 @@ fn slo_panels(service: &Service, slo: &Slo) -> Result<Vec<Panel>> {
         ),
         "percentunit".into(),
         vec![(
-            format!("1 - {}{matchers}", sli_error_record(SLI_WINDOW)),
+            format!("1 - {}{matchers}", sli_error_record(DISPLAY_WINDOW)),
             format!("SLI ({SLI_WINDOW})"),
         )],
         Thresholds::steps(vec![

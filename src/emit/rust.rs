@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::templates;
+use crate::conventions::{rust_field, upper_camel};
 use crate::model::{Label, LabelValues, Metric, MetricKind, Service};
-use crate::naming::{rust_field, upper_camel};
 
 #[derive(Serialize)]
 struct ModuleContext {

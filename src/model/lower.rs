@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::promql_check::Declared;
 use super::*;
-use crate::naming;
+use crate::conventions;
 use crate::spec::{self, Name, SpecFile};
 
 /// One spec file as read from disk: the path shown in diagnostics and its text.
@@ -231,7 +231,7 @@ impl Lowering {
                 self.duplicate(file, name.span(), "tier", name.get_ref(), ff, fs);
                 continue;
             }
-            if !naming::is_snake_case(name.get_ref()) {
+            if !conventions::is_snake_case(name.get_ref()) {
                 self.error(
                     file,
                     name.span(),
@@ -306,7 +306,7 @@ impl Lowering {
 
     fn label_name(&mut self, file: usize, name: &Name, what: &str) -> bool {
         let n = name.get_ref();
-        if naming::is_label_name(n) {
+        if conventions::is_label_name(n) {
             return true;
         }
         let why = if n.starts_with("__") {
@@ -335,7 +335,7 @@ impl Lowering {
         let before = self.problems.len();
         let s = spec.service.as_ref()?.get_ref();
         let name = s.name.get_ref().clone();
-        if !naming::is_snake_case(&name) {
+        if !conventions::is_snake_case(&name) {
             self.error(file, s.name.span(), format!("invalid service name `{name}`"), "not snake_case", "use lower-case letters, digits and single underscores; it names files and the `service` label");
         }
         if s.team.trim().is_empty() {
@@ -390,6 +390,7 @@ impl Lowering {
             metrics,
             slos: Vec::new(),
             alerts: Vec::new(),
+            threshold_rules: Vec::new(),
             dashboard: Dashboard {
                 title: String::new(),
                 row_order: Vec::new(),
@@ -425,6 +426,7 @@ impl Lowering {
         let dashboard = self.lower_dashboard(file, &declared, spec);
         service.alerts = alerts;
         service.dashboard = dashboard;
+        super::rules::attach(&mut service);
         (self.problems.len() == before).then_some(service)
     }
 
@@ -524,7 +526,7 @@ impl Lowering {
     /// Rejects a label that slogen sets itself on rules and alerts, which would otherwise be silently overridden.
     fn not_generated_label(&mut self, file: usize, name: &Name) -> bool {
         let n = name.get_ref();
-        if !GENERATED_LABELS.contains(&n.as_str()) && !n.starts_with("sloth_") {
+        if !conventions::is_generated_label(n) {
             return true;
         }
         self.error(
@@ -620,7 +622,7 @@ impl Lowering {
                             );
                             continue;
                         }
-                        let variant = naming::label_variant(name.get_ref(), value);
+                        let variant = conventions::label_variant(name.get_ref(), value);
                         if let Some(first) = variants.get(&variant) {
                             self.error(file, v.span(), format!("label value `{value}` gives the same Rust variant `{variant}` as another value"), "clashes", "values must differ in more than case and punctuation");
                             let _ = first;
@@ -679,7 +681,7 @@ impl Lowering {
             let d = def.get_ref();
             let kind = *d.kind.get_ref();
             let mut ok = true;
-            if n.starts_with("__") || !naming::is_snake_case(n) {
+            if n.starts_with("__") || !conventions::is_snake_case(n) {
                 self.error(file, name.span(), format!("invalid metric name `{n}`"), "not a snake_case metric name", "metric names are `[a-z][a-z0-9_]*` here (they also name Rust fields); `__` is reserved");
                 ok = false;
             }
@@ -697,7 +699,7 @@ impl Lowering {
                 self.error(
                     file,
                     name.span(),
-                    format!("{} `{n}` ends with `_total`", kind_name(kind)),
+                    format!("{} `{n}` ends with `_total`", conventions::kind_name(kind)),
                     "`_total` marks counters",
                     "drop the suffix, or make it a counter if it only ever goes up",
                 );
@@ -715,7 +717,7 @@ impl Lowering {
             }
             let unit = d.unit.as_ref().map(|u| u.get_ref().clone());
             if let Some(u) = &d.unit {
-                if !naming::is_snake_case(u.get_ref()) {
+                if !conventions::is_snake_case(u.get_ref()) {
                     self.error(
                         file,
                         u.span(),
@@ -1055,7 +1057,7 @@ impl Lowering {
             );
             ok = false;
         }
-        if !naming::is_snake_case(n) {
+        if !conventions::is_snake_case(n) {
             self.error(
                 file,
                 name.span(),
@@ -1258,16 +1260,17 @@ impl Lowering {
             .iter()
             .map(|(k, v)| (k.get_ref().clone(), v.clone()))
             .collect();
-        let runbook_url = naming::runbook_url(
+        let runbook_url = conventions::runbook_url(
             &service.runbook_base_url,
             spec.alerting.runbook.as_deref().unwrap_or(n),
         );
         ok.then(|| Slo {
             name: n.clone(),
-            id: format!("{}-{}", service.name, n),
+            id: conventions::slo_id(&service.name, n),
             description: spec.description.clone(),
             tier: tier_name,
             objective,
+            objective_ratio: ratio,
             window,
             sli,
             budget,
@@ -1275,6 +1278,7 @@ impl Lowering {
             alert_labels,
             alert_annotations,
             runbook_url,
+            rules: SloRules::default(),
         })
     }
 
@@ -1288,7 +1292,7 @@ impl Lowering {
         let service = declared.service();
         let n = name.get_ref();
         let mut ok = true;
-        if !naming::is_upper_camel(n) {
+        if !conventions::is_upper_camel(n) {
             self.error(
                 file,
                 name.span(),
@@ -1296,7 +1300,7 @@ impl Lowering {
                 "not UpperCamelCase",
                 format!(
                     "alert names are UpperCamelCase, e.g. `{}`",
-                    naming::upper_camel(n)
+                    conventions::upper_camel(n)
                 ),
             );
             ok = false;
@@ -1361,7 +1365,7 @@ impl Lowering {
             severity: spec.severity,
             summary: spec.summary.trim().to_string(),
             description: spec.description.trim().to_string(),
-            runbook_url: naming::runbook_url(
+            runbook_url: conventions::runbook_url(
                 &service.runbook_base_url,
                 spec.runbook.as_deref().unwrap_or(n),
             ),
@@ -1407,8 +1411,8 @@ impl Lowering {
             .iter()
             .flat_map(|slo| {
                 [
-                    naming::slo_burn_alert(&service.name, &slo.name),
-                    naming::slo_absent_alert(&service.name, &slo.name),
+                    conventions::slo_burn_alert(&service.name, &slo.name),
+                    conventions::slo_absent_alert(&service.name, &slo.name),
                 ]
             })
             .collect();
@@ -1537,28 +1541,8 @@ fn errors_cover_total(service: &Service, errors: &Selector, total: &Selector) ->
             })
 }
 
-/// Labels that generated rules and alerts set themselves (plus every `sloth_*` label).
-const GENERATED_LABELS: &[&str] = &[
-    "severity",
-    "service",
-    "slo",
-    "long",
-    "short",
-    "burn_rate",
-    "team",
-];
-
 /// The dashboard row holding one group of panels per SLO.
 pub const SLO_ROW: &str = "SLOs";
-
-/// `counter`, `gauge` or `histogram`, as people write it.
-pub fn kind_name(kind: MetricKind) -> &'static str {
-    match kind {
-        MetricKind::Counter => "counter",
-        MetricKind::Gauge => "gauge",
-        MetricKind::Histogram => "histogram",
-    }
-}
 
 /// A bound whose shortest decimal form has no exponent and at most 15 significant digits: every client
 /// library (Rust's `{:?}`, dtoa, Go's strconv) then writes the same `le` text, which the SLI queries match.

@@ -7,12 +7,14 @@ pub mod lower;
 pub mod number;
 pub mod promql;
 mod promql_check;
+pub mod rules;
 pub mod template;
 
 use std::collections::BTreeMap;
 
 pub use lower::{lower, SourceFile};
 pub use number::Exact;
+pub use rules::{AlertingRule, GeneratedAlert, RecordingRule, SloRules};
 
 pub use crate::spec::{MetricKind, Severity};
 
@@ -67,6 +69,8 @@ pub struct Service {
     pub slos: Vec<Slo>,
     /// Threshold alerts in name order.
     pub alerts: Vec<ThresholdAlert>,
+    /// The alerting rules of the threshold alerts, in the same order.
+    pub threshold_rules: Vec<AlertingRule>,
     /// Dashboard layout.
     pub dashboard: Dashboard,
 }
@@ -219,6 +223,8 @@ pub struct Slo {
     pub tier: String,
     /// Objective in percent.
     pub objective: Exact,
+    /// Objective as a ratio (`0.999`), as the rules and dashboards use it.
+    pub objective_ratio: Exact,
     /// Rolling window.
     pub window: SloWindow,
     /// The indicator.
@@ -233,6 +239,8 @@ pub struct Slo {
     pub alert_annotations: BTreeMap<String, String>,
     /// Runbook URL.
     pub runbook_url: String,
+    /// Its recording and alerting rules.
+    pub rules: SloRules,
 }
 
 /// An SLO's rolling window: any whole number of seconds from the longest alert window up to 366 days.
@@ -297,7 +305,7 @@ pub struct BurnRateAlert {
 }
 
 /// A duration in whole seconds, printed the way Prometheus writes it (`1h`, `30m`, `1d`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Duration {
     /// Whole seconds.
     pub seconds: u64,

@@ -2,12 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{MetricKind, Service, Sli, Slo};
-
-/// The Sloth-compatible recording rule holding an SLO's error ratio over `window` (`slo:sli_error:ratio_rate5m`).
-pub fn sli_error_record(window: &str) -> String {
-    format!("slo:sli_error:ratio_rate{window}")
-}
+use super::{Duration, MetricKind, Service, Sli, Slo};
+use crate::conventions::{SLO_ID_LABEL, SLO_NAME_LABEL, SLO_SERVICE_LABEL};
 
 /// Quotes a PromQL string literal.
 pub fn quote(value: &str) -> String {
@@ -37,39 +33,76 @@ fn regex_escape(value: &str) -> String {
     out
 }
 
-/// `{job="backend",status=~"4xx|5xx"}`: the service selector first, then the matchers, each label once.
-pub fn label_matchers(
-    service: &Service,
-    matchers: &BTreeMap<String, Vec<String>>,
-    extra: &[(&str, &str)],
-) -> String {
-    let mut parts: Vec<String> = service
-        .selector
-        .iter()
-        .filter(|(k, _)| !matchers.contains_key(*k))
-        .map(|(k, v)| format!("{k}={}", quote(v)))
-        .collect();
-    for (label, values) in matchers {
-        match values.as_slice() {
-            [one] => parts.push(format!("{label}={}", quote(one))),
+/// One label matcher of a selector: `label="value"`, or `label=~"a|b"` for several values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matcher {
+    /// Label name.
+    pub label: String,
+    /// The values it may take; one means equality.
+    pub values: Vec<String>,
+}
+
+impl Matcher {
+    /// `label="v"` or `label=~"a|b"`, the values regex-escaped so each matches only itself.
+    fn promql(&self) -> String {
+        match self.values.as_slice() {
+            [one] => format!("{}={}", self.label, quote(one)),
             many => {
                 let alternatives: Vec<String> = many.iter().map(|v| regex_escape(v)).collect();
-                parts.push(format!("{label}=~{}", quote(&alternatives.join("|"))));
+                format!("{}=~{}", self.label, quote(&alternatives.join("|")))
             }
         }
     }
-    for (k, v) in extra {
-        parts.push(format!("{k}={}", quote(v)));
+}
+
+/// The matchers of a selector: the service selector first (unless the selector restricts the same label),
+/// then the selector's own, then `extra`, each label once.
+pub fn matchers(
+    service: &Service,
+    own: &BTreeMap<String, Vec<String>>,
+    extra: &[(&str, &str)],
+) -> Vec<Matcher> {
+    let mut out: Vec<Matcher> = service
+        .selector
+        .iter()
+        .filter(|(k, _)| !own.contains_key(*k))
+        .map(|(k, v)| Matcher {
+            label: k.clone(),
+            values: vec![v.clone()],
+        })
+        .collect();
+    out.extend(own.iter().map(|(label, values)| Matcher {
+        label: label.clone(),
+        values: values.clone(),
+    }));
+    out.extend(extra.iter().map(|(k, v)| Matcher {
+        label: (*k).to_string(),
+        values: vec![(*v).to_string()],
+    }));
+    out
+}
+
+/// `{job="backend",status=~"4xx|5xx"}`, or nothing when there is no matcher.
+pub fn braces(matchers: &[Matcher]) -> String {
+    if matchers.is_empty() {
+        return String::new();
     }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("{{{}}}", parts.join(","))
-    }
+    let parts: Vec<String> = matchers.iter().map(Matcher::promql).collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+/// [`matchers`] printed in braces.
+pub fn label_matchers(
+    service: &Service,
+    own: &BTreeMap<String, Vec<String>>,
+    extra: &[(&str, &str)],
+) -> String {
+    braces(&matchers(service, own, extra))
 }
 
 /// `sum(rate(<sample>{…}[window]))` for a counter selector.
-fn counter_rate(service: &Service, selector: &super::Selector, window: &str) -> String {
+fn counter_rate(service: &Service, selector: &super::Selector, window: Duration) -> String {
+    let window = window.promql();
     let m = service.metric(&selector.metric);
     debug_assert_eq!(m.kind, MetricKind::Counter);
     format!(
@@ -80,7 +113,7 @@ fn counter_rate(service: &Service, selector: &super::Selector, window: &str) -> 
 }
 
 /// The SLO's error ratio over `window`, straight from the raw series.
-pub fn sli_error_ratio(service: &Service, slo: &Slo, window: &str) -> String {
+pub fn sli_error_ratio(service: &Service, slo: &Slo, window: Duration) -> String {
     match &slo.sli {
         // `or vector(0)`: a healthy service may never have exposed an error series (open labels expose only
         // recorded series), and the SLI must read 0 then, not "no data".
@@ -90,6 +123,7 @@ pub fn sli_error_ratio(service: &Service, slo: &Slo, window: &str) -> String {
             counter_rate(service, total, window)
         ),
         Sli::Latency { histogram, le, .. } => {
+            let window = window.promql();
             let m = service.metric(&histogram.metric);
             let all = format!(
                 "sum(rate({}{}[{window}]))",
@@ -106,18 +140,16 @@ pub fn sli_error_ratio(service: &Service, slo: &Slo, window: &str) -> String {
     }
 }
 
-/// The series whose absence means the SLI has no data.
-pub fn sli_presence_selector(service: &Service, slo: &Slo) -> String {
+/// The series whose absence means the SLI has no data: its sample name and matchers.
+pub fn sli_presence(service: &Service, slo: &Slo) -> (String, Vec<Matcher>) {
     match &slo.sli {
-        Sli::Ratio { total, .. } => format!(
-            "{}{}",
+        Sli::Ratio { total, .. } => (
             service.metric(&total.metric).sample_name(),
-            label_matchers(service, &total.matchers, &[])
+            matchers(service, &total.matchers, &[]),
         ),
-        Sli::Latency { histogram, .. } => format!(
-            "{}{}",
+        Sli::Latency { histogram, .. } => (
             service.metric(&histogram.metric).histogram_series("count"),
-            label_matchers(service, &histogram.matchers, &[])
+            matchers(service, &histogram.matchers, &[]),
         ),
     }
 }
@@ -125,7 +157,7 @@ pub fn sli_presence_selector(service: &Service, slo: &Slo) -> String {
 /// `{sloth_id="…",sloth_service="…",sloth_slo="…"}`, the labels that tie an SLO's series together.
 pub fn slo_matchers(service: &Service, slo: &Slo) -> String {
     format!(
-        "{{sloth_id={},sloth_service={},sloth_slo={}}}",
+        "{{{SLO_ID_LABEL}={},{SLO_SERVICE_LABEL}={},{SLO_NAME_LABEL}={}}}",
         quote(&slo.id),
         quote(&service.name),
         quote(&slo.name)

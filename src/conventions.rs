@@ -1,4 +1,134 @@
-//! Every derived name in one place: Rust identifiers, alert names, dashboard uids, rule group names.
+//! Every derived name in one place: Prometheus record, label and group names, alert names, severities,
+//! markdown anchors, dashboard uids and Rust identifiers.
+//!
+//! Record and label names follow Sloth's conventions (`slo:sli_error:ratio_rate<window>`, `sloth_id`, …), so
+//! dashboards and tools built for Sloth read slogen's series as they read Sloth's own. A name changes here
+//! or nowhere.
+
+use crate::model::{Duration, MetricKind, Severity};
+
+/// Prefix of the record holding an SLO's error ratio over a window.
+const SLI_ERROR_RECORD_PREFIX: &str = "slo:sli_error:ratio_rate";
+
+/// The Sloth-compatible record holding an SLO's error ratio over `window` (`slo:sli_error:ratio_rate5m`).
+pub fn sli_error_record(window: Duration) -> String {
+    format!("{SLI_ERROR_RECORD_PREFIX}{}", window.promql())
+}
+
+/// The objective as a ratio (`0.999`).
+pub const OBJECTIVE_RECORD: &str = "slo:objective:ratio";
+/// The allowed error ratio, `1 - objective`.
+pub const ERROR_BUDGET_RECORD: &str = "slo:error_budget:ratio";
+/// The SLO window in days.
+pub const TIME_PERIOD_RECORD: &str = "slo:time_period:days";
+/// The burn rate over the shortest recorded window.
+pub const CURRENT_BURN_RATE_RECORD: &str = "slo:current_burn_rate:ratio";
+/// The burn rate over the whole SLO window.
+pub const PERIOD_BURN_RATE_RECORD: &str = "slo:period_burn_rate:ratio";
+/// The share of the SLO window's error budget not spent yet.
+pub const PERIOD_BUDGET_REMAINING_RECORD: &str = "slo:period_error_budget_remaining:ratio";
+/// Sloth's info series: one per SLO, labelled with its mode, objective and spec version.
+pub const SLO_INFO_RECORD: &str = "sloth_slo_info";
+
+/// `<service>-<slo>`: the identity of an SLO's series.
+pub const SLO_ID_LABEL: &str = "sloth_id";
+/// The service of an SLO's series.
+pub const SLO_SERVICE_LABEL: &str = "sloth_service";
+/// The SLO name of an SLO's series.
+pub const SLO_NAME_LABEL: &str = "sloth_slo";
+/// The window of an error-ratio record; alert joins ignore it.
+pub const WINDOW_LABEL: &str = "sloth_window";
+/// Sloth's copy of the severity on burn-rate alerts.
+pub const SLOTH_SEVERITY_LABEL: &str = "sloth_severity";
+/// Info-series label: how the rules were generated.
+pub const SLOTH_MODE_LABEL: &str = "sloth_mode";
+/// Info-series label: the objective in percent.
+pub const SLOTH_OBJECTIVE_LABEL: &str = "sloth_objective";
+/// Info-series label: the spec format.
+pub const SLOTH_SPEC_LABEL: &str = "sloth_spec";
+/// The `sloth_mode` slogen reports: rules generated ahead of time, as Sloth's CLI does.
+pub const SLOTH_MODE: &str = "cli-gen-prom";
+/// The `sloth_spec` slogen reports.
+pub const SLOTH_SPEC: &str = "slogen/v1";
+
+/// Who gets notified: `page`, `ticket` or `info`, as Alertmanager routes match it.
+pub const SEVERITY_LABEL: &str = "severity";
+/// The service an alert is about.
+pub const SERVICE_LABEL: &str = "service";
+/// The SLO an alert is about.
+pub const SLO_LABEL: &str = "slo";
+/// The long window of a burn-rate alert.
+pub const LONG_WINDOW_LABEL: &str = "long";
+/// The short window of a burn-rate alert.
+pub const SHORT_WINDOW_LABEL: &str = "short";
+/// The burn-rate factor of a burn-rate alert.
+pub const BURN_RATE_LABEL: &str = "burn_rate";
+/// The owning team, on every rule and alert.
+pub const TEAM_LABEL: &str = "team";
+
+/// Labels that generated rules and alerts set themselves; a spec may not set them (nor any `sloth_*` label).
+const GENERATED_LABELS: &[&str] = &[
+    SEVERITY_LABEL,
+    SERVICE_LABEL,
+    SLO_LABEL,
+    LONG_WINDOW_LABEL,
+    SHORT_WINDOW_LABEL,
+    BURN_RATE_LABEL,
+    TEAM_LABEL,
+];
+
+/// Whether slogen sets the label `name` on its rules and alerts, so a spec setting it would be overridden.
+pub fn is_generated_label(name: &str) -> bool {
+    GENERATED_LABELS.contains(&name) || name.starts_with("sloth_")
+}
+
+/// How a severity is spelled in labels, docs and specs.
+pub fn severity_name(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Page => "page",
+        Severity::Ticket => "ticket",
+        Severity::Info => "info",
+    }
+}
+
+/// `counter`, `gauge` or `histogram`, as specs and docs spell a metric type.
+pub fn kind_name(kind: MetricKind) -> &'static str {
+    match kind {
+        MetricKind::Counter => "counter",
+        MetricKind::Gauge => "gauge",
+        MetricKind::Histogram => "histogram",
+    }
+}
+
+/// `<service>-<slo>`, the `sloth_id` of an SLO.
+pub fn slo_id(service: &str, slo: &str) -> String {
+    format!("{service}-{slo}")
+}
+
+/// The group of an SLO's error-ratio records.
+pub fn sli_group(slo_id: &str) -> String {
+    format!("slogen-sli-recordings-{slo_id}")
+}
+
+/// The group of an SLO's metadata records.
+pub fn meta_group(slo_id: &str) -> String {
+    format!("slogen-meta-recordings-{slo_id}")
+}
+
+/// The group of an SLO's alerts (`<service>-<slo>`), or of a service's threshold alerts (`<service>`).
+pub fn alert_group(owner: &str) -> String {
+    format!("slogen-alerts-{owner}")
+}
+
+/// GitHub's anchor of the docs heading `SLO `<name>``.
+pub fn slo_anchor(name: &str) -> String {
+    format!("slo-{name}")
+}
+
+/// GitHub's anchor of the docs heading `Alert `<name>``.
+pub fn alert_anchor(name: &str) -> String {
+    format!("alert-{}", name.to_lowercase())
+}
 
 /// Rust keywords that need `r#` when used as a field name.
 const RUST_KEYWORDS: &[&str] = &[

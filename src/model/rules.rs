@@ -1,0 +1,449 @@
+//! The Prometheus rules of a service as typed values: SLI records per window, metadata records, burn-rate
+//! alerts, absent alerts and threshold alerts, each with its group, labels and annotations.
+//!
+//! The rules file, the rule tests, the docs and the dashboard all read these, so what an alert is called,
+//! which labels it carries when it fires and which windows are recorded is decided once, here.
+
+use std::collections::BTreeMap;
+use std::ops::Mul as _;
+
+use super::promql::{self, sli_error_ratio, slo_matchers};
+use super::{BurnRateAlert, Duration, Exact, Service, Severity, Slo, ThresholdAlert};
+use crate::conventions::{self as names, sli_error_record, WINDOW_LABEL};
+
+/// SLI windows recorded for every SLO, in seconds: the default alert windows plus 2h, the set Sloth records,
+/// so dashboards built for Sloth find every series they chart.
+const SLI_WINDOWS: [u64; 7] = [300, 1_800, 3_600, 7_200, 21_600, 86_400, 259_200];
+
+/// The window that dashboards and docs show an SLO's error ratio and burn rate over: the shortest one every
+/// SLO records.
+pub const DISPLAY_WINDOW: Duration = Duration { seconds: 300 };
+
+/// How long an SLI must have no data before the absent alert fires: long enough to ride out a restart.
+const ABSENT_FOR: Duration = Duration { seconds: 600 };
+
+/// A recording rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingRule {
+    /// The recorded series name.
+    pub record: String,
+    /// PromQL.
+    pub expr: String,
+    /// Labels added to the recorded series.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// An alerting rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertingRule {
+    /// Alert name.
+    pub alert: String,
+    /// PromQL condition.
+    pub expr: String,
+    /// How long the condition must hold; zero is written as no `for`.
+    pub for_: Duration,
+    /// Labels added to the alert.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations (summary, description, runbook and the spec's own).
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// An alerting rule with the labels a firing alert of it has: the labels of the series its expression
+/// returns, overlaid with the rule's own, which is what Alertmanager and `promtool test rules` see.
+#[derive(Debug, Clone, Default)]
+pub struct GeneratedAlert {
+    /// The rule.
+    pub rule: AlertingRule,
+    /// Every label of a firing alert.
+    pub firing_labels: BTreeMap<String, String>,
+}
+
+/// An SLO's error ratio over one window.
+#[derive(Debug, Clone)]
+pub struct SliRecord {
+    /// The window.
+    pub window: Duration,
+    /// The rule.
+    pub rule: RecordingRule,
+}
+
+/// Every rule generated for one SLO.
+#[derive(Debug, Clone, Default)]
+pub struct SloRules {
+    /// Error ratio records, shortest window first; the SLO window's record last when no alert reads it.
+    pub sli_records: Vec<SliRecord>,
+    /// Sloth's metadata records: objective, budget, period, burn rates, budget left, info.
+    pub meta_records: Vec<RecordingRule>,
+    /// The name every burn-rate alert of the SLO shares; named even when it has none, so that tests can
+    /// expect none.
+    pub burn_alert: String,
+    /// One alert per burn-rate pair, in the order of [`Slo::burn_rate_alerts`].
+    pub burn_alerts: Vec<GeneratedAlert>,
+    /// Fires when the SLI has no data.
+    pub absent_alert: GeneratedAlert,
+}
+
+impl SloRules {
+    /// The error-ratio record over `window`, if the SLO records one.
+    pub fn sli_record(&self, window: Duration) -> Option<&SliRecord> {
+        self.sli_records.iter().find(|r| r.window == window)
+    }
+
+    /// The longest window an error ratio is recorded over.
+    pub fn longest_window(&self) -> Duration {
+        self.sli_records
+            .iter()
+            .map(|r| r.window)
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+/// One rule group, evaluated together, in the order the rules file lists them.
+#[derive(Debug)]
+pub struct RuleGroup<'m> {
+    /// Group name.
+    pub name: String,
+    /// Its rules in order.
+    pub rules: Vec<Rule<'m>>,
+}
+
+/// A rule of a group.
+#[derive(Debug, Clone, Copy)]
+pub enum Rule<'m> {
+    /// A recording rule.
+    Record(&'m RecordingRule),
+    /// An alerting rule.
+    Alert(&'m AlertingRule),
+}
+
+impl Service {
+    /// The rule groups in file order: per SLO its SLI records, metadata records and alerts, then the
+    /// threshold alerts.
+    pub fn rule_groups(&self) -> Vec<RuleGroup<'_>> {
+        let mut groups = Vec::new();
+        for slo in &self.slos {
+            let r = &slo.rules;
+            groups.push(RuleGroup {
+                name: names::sli_group(&slo.id),
+                rules: r
+                    .sli_records
+                    .iter()
+                    .map(|s| Rule::Record(&s.rule))
+                    .collect(),
+            });
+            groups.push(RuleGroup {
+                name: names::meta_group(&slo.id),
+                rules: r.meta_records.iter().map(Rule::Record).collect(),
+            });
+            groups.push(RuleGroup {
+                name: names::alert_group(&slo.id),
+                rules: r
+                    .burn_alerts
+                    .iter()
+                    .chain(std::iter::once(&r.absent_alert))
+                    .map(|a| Rule::Alert(&a.rule))
+                    .collect(),
+            });
+        }
+        if !self.threshold_rules.is_empty() {
+            groups.push(RuleGroup {
+                name: names::alert_group(&self.name),
+                rules: self.threshold_rules.iter().map(Rule::Alert).collect(),
+            });
+        }
+        groups
+    }
+}
+
+/// Builds the rules of every SLO and threshold alert of a lowered service.
+pub fn attach(service: &mut Service) {
+    let rules: Vec<SloRules> = service
+        .slos
+        .iter()
+        .map(|slo| slo_rules(service, slo))
+        .collect();
+    for (slo, rules) in service.slos.iter_mut().zip(rules) {
+        slo.rules = rules;
+    }
+    service.threshold_rules = service
+        .alerts
+        .iter()
+        .map(|a| threshold_alert(service, a))
+        .collect();
+}
+
+fn slo_rules(service: &Service, slo: &Slo) -> SloRules {
+    let sli_records = sli_records(service, slo);
+    let meta_records = meta_records(service, slo, sli_records[0].window);
+    let burn_alerts = slo
+        .burn_rate_alerts
+        .iter()
+        .map(|a| burn_rate_alert(service, slo, a))
+        .collect();
+    SloRules {
+        sli_records,
+        meta_records,
+        burn_alert: names::slo_burn_alert(&service.name, &slo.name),
+        burn_alerts,
+        absent_alert: absent_alert(service, slo),
+    }
+}
+
+/// Every SLI window of an SLO, shortest first: the fixed set plus any window an alert reads.
+fn sli_windows(slo: &Slo) -> Vec<Duration> {
+    let mut windows: Vec<Duration> = SLI_WINDOWS
+        .iter()
+        .map(|&seconds| Duration { seconds })
+        .chain(slo.burn_rate_alerts.iter().flat_map(|a| [a.long, a.short]))
+        .collect();
+    windows.sort();
+    windows.dedup();
+    windows
+}
+
+/// `sloth_id`, `sloth_service`, `sloth_slo` over the service labels: Sloth's identity of an SLO's series.
+fn slo_labels(service: &Service, slo: &Slo) -> BTreeMap<String, String> {
+    let mut labels = service.labels.clone();
+    labels.insert(names::SLO_ID_LABEL.into(), slo.id.clone());
+    labels.insert(names::SLO_SERVICE_LABEL.into(), service.name.clone());
+    labels.insert(names::SLO_NAME_LABEL.into(), slo.name.clone());
+    labels
+}
+
+/// The error ratio over each window from the raw series, then the SLO window averaged from the shortest one
+/// the way Sloth optimizes it (a month of raw rates would be too costly to evaluate every minute).
+fn sli_records(service: &Service, slo: &Slo) -> Vec<SliRecord> {
+    let windows = sli_windows(slo);
+    let record = |window: Duration, expr: String| {
+        let mut labels = slo_labels(service, slo);
+        labels.insert(WINDOW_LABEL.into(), window.promql());
+        SliRecord {
+            window,
+            rule: RecordingRule {
+                record: sli_error_record(window),
+                expr,
+                labels,
+            },
+        }
+    };
+    let mut records: Vec<SliRecord> = windows
+        .iter()
+        .map(|&w| record(w, sli_error_ratio(service, slo, w)))
+        .collect();
+    let period = slo.window.duration();
+    if !windows.contains(&period) {
+        // The source series carry the same labels already; Sloth sets only the window, but restating them
+        // keeps two SLOs' period rules distinct for `promtool check rules`' duplicate lint.
+        let window = period.promql();
+        let source = format!(
+            "{}{}",
+            sli_error_record(windows[0]),
+            slo_matchers(service, slo)
+        );
+        records.push(record(
+            period,
+            format!(
+                "sum_over_time({source}[{window}]) / ignoring ({WINDOW_LABEL}) count_over_time({source}[{window}])"
+            ),
+        ));
+    }
+    records
+}
+
+/// Sloth's metadata series: objective, budget, period, burn rates, remaining budget and the info series.
+fn meta_records(service: &Service, slo: &Slo, shortest: Duration) -> Vec<RecordingRule> {
+    let labels = slo_labels(service, slo);
+    let matchers = slo_matchers(service, slo);
+    let burn_rate = |window: Duration| {
+        format!(
+            "{}{matchers} / on({}, {}, {}) group_left {}{matchers}",
+            sli_error_record(window),
+            names::SLO_ID_LABEL,
+            names::SLO_NAME_LABEL,
+            names::SLO_SERVICE_LABEL,
+            names::ERROR_BUDGET_RECORD,
+        )
+    };
+    let record = |name: &str, expr: String| RecordingRule {
+        record: name.to_string(),
+        expr,
+        labels: labels.clone(),
+    };
+    let mut info_labels = labels.clone();
+    info_labels.extend([
+        (
+            names::SLOTH_MODE_LABEL.to_string(),
+            names::SLOTH_MODE.to_string(),
+        ),
+        (
+            names::SLOTH_OBJECTIVE_LABEL.to_string(),
+            slo.objective.to_string(),
+        ),
+        (
+            names::SLOTH_SPEC_LABEL.to_string(),
+            names::SLOTH_SPEC.to_string(),
+        ),
+    ]);
+    vec![
+        record(
+            names::OBJECTIVE_RECORD,
+            format!("vector({})", slo.objective_ratio),
+        ),
+        record(
+            names::ERROR_BUDGET_RECORD,
+            format!("vector({})", slo.budget.ratio),
+        ),
+        record(
+            names::TIME_PERIOD_RECORD,
+            format!("vector({})", slo.window.days()),
+        ),
+        record(names::CURRENT_BURN_RATE_RECORD, burn_rate(shortest)),
+        record(
+            names::PERIOD_BURN_RATE_RECORD,
+            burn_rate(slo.window.duration()),
+        ),
+        record(
+            names::PERIOD_BUDGET_REMAINING_RECORD,
+            format!("1 - {}{matchers}", names::PERIOD_BURN_RATE_RECORD),
+        ),
+        RecordingRule {
+            record: names::SLO_INFO_RECORD.into(),
+            expr: "vector(1)".into(),
+            labels: info_labels,
+        },
+    ]
+}
+
+/// Labels every SLO alert carries: the service labels, then the SLO's own, then the generated ones, which win
+/// so that routing never depends on what a spec happens to set.
+fn slo_alert_labels(service: &Service, slo: &Slo, severity: Severity) -> BTreeMap<String, String> {
+    let mut labels = service.labels.clone();
+    labels.extend(slo.alert_labels.clone());
+    labels.insert(
+        names::SEVERITY_LABEL.into(),
+        names::severity_name(severity).into(),
+    );
+    labels.insert(names::SERVICE_LABEL.into(), service.name.clone());
+    labels.insert(names::SLO_LABEL.into(), slo.name.clone());
+    labels
+}
+
+/// Summary, description and runbook, then the SLO's extra annotations.
+fn annotations(slo: &Slo, summary: String, description: String) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::from([
+        ("summary".to_string(), summary),
+        ("description".to_string(), description),
+        ("runbook_url".to_string(), slo.runbook_url.clone()),
+    ]);
+    out.extend(slo.alert_annotations.clone());
+    out
+}
+
+/// Fires when the series the SLI counts are gone; a firing alert has the selector's equality matchers as
+/// labels, which is what `absent()` returns.
+fn absent_alert(service: &Service, slo: &Slo) -> GeneratedAlert {
+    let (name, matchers) = promql::sli_presence(service, slo);
+    let rule = AlertingRule {
+        alert: names::slo_absent_alert(&service.name, &slo.name),
+        expr: format!("absent({name}{})", promql::braces(&matchers)),
+        for_: ABSENT_FOR,
+        labels: slo_alert_labels(service, slo, Severity::Ticket),
+        annotations: annotations(
+            slo,
+            format!("The {} SLO of {} has no data.", slo.name, service.name),
+            format!(
+                "The series the {} SLI counts have been absent for {}, so its error ratio and burn-rate alerts \
+                 cannot be computed. Check that {} is running and being scraped.",
+                slo.name,
+                ABSENT_FOR.promql(),
+                service.name
+            ),
+        ),
+    };
+    let mut firing_labels: BTreeMap<String, String> = matchers
+        .into_iter()
+        .filter_map(|m| match <[String; 1]>::try_from(m.values) {
+            Ok([value]) => Some((m.label, value)),
+            Err(_) => None,
+        })
+        .collect();
+    firing_labels.extend(rule.labels.clone());
+    GeneratedAlert {
+        rule,
+        firing_labels,
+    }
+}
+
+/// Fires while both windows of the pair are over the threshold. The two series differ in `sloth_window`
+/// only, so the join ignores it, as Sloth's does; a firing alert has the long window's series labels.
+fn burn_rate_alert(service: &Service, slo: &Slo, a: &BurnRateAlert) -> GeneratedAlert {
+    let matchers = slo_matchers(service, slo);
+    let (long, short) = (a.long.promql(), a.short.promql());
+    let mut labels = slo_alert_labels(service, slo, a.severity);
+    labels.insert(names::LONG_WINDOW_LABEL.into(), long.clone());
+    labels.insert(names::SHORT_WINDOW_LABEL.into(), short.clone());
+    labels.insert(names::BURN_RATE_LABEL.into(), a.factor.to_string());
+    labels.insert(
+        names::SLOTH_SEVERITY_LABEL.into(),
+        names::severity_name(a.severity).to_string(),
+    );
+    let percent = Exact::int(100);
+    let rule = AlertingRule {
+        alert: names::slo_burn_alert(&service.name, &slo.name),
+        expr: format!(
+            "{long_record}{matchers} > {t} and ignoring ({WINDOW_LABEL}) {short_record}{matchers} > {t}",
+            long_record = sli_error_record(a.long),
+            short_record = sli_error_record(a.short),
+            t = a.threshold,
+        ),
+        for_: a.for_,
+        labels,
+        annotations: annotations(
+            slo,
+            format!(
+                "The {} SLO of {} burns its error budget at least {}x too fast.",
+                slo.name, service.name, a.factor
+            ),
+            format!(
+                "The {} error ratio is {{{{ $value | humanizePercentage }}}} over the last {long}, and above \
+                 {}% ({}x the {}% error budget) over the last {short} too. At this rate {}% of the {} error \
+                 budget is spent in {long}.",
+                slo.name,
+                a.threshold.mul(percent),
+                a.factor,
+                slo.budget.ratio.mul(percent),
+                a.budget_share.mul(percent),
+                slo.window.promql(),
+            ),
+        ),
+    };
+    let mut firing_labels = slo_labels(service, slo);
+    firing_labels.insert(WINDOW_LABEL.into(), long);
+    firing_labels.extend(rule.labels.clone());
+    GeneratedAlert {
+        rule,
+        firing_labels,
+    }
+}
+
+/// A threshold alert from the spec, with the service's labels for routing.
+fn threshold_alert(service: &Service, a: &ThresholdAlert) -> AlertingRule {
+    let mut labels = service.labels.clone();
+    labels.insert(
+        names::SEVERITY_LABEL.into(),
+        names::severity_name(a.severity).into(),
+    );
+    labels.insert(names::SERVICE_LABEL.into(), service.name.clone());
+    AlertingRule {
+        alert: a.name.clone(),
+        expr: a.expr.clone(),
+        for_: a.for_,
+        labels,
+        annotations: BTreeMap::from([
+            ("summary".to_string(), a.summary.clone()),
+            ("description".to_string(), a.description.clone()),
+            ("runbook_url".to_string(), a.runbook_url.clone()),
+        ]),
+    }
+}
