@@ -120,6 +120,9 @@ pub fn alert_group(owner: &str) -> String {
     format!("slogen-alerts-{owner}")
 }
 
+/// The dashboard row holding one line of panels per SLO.
+pub const SLO_ROW: &str = "SLOs";
+
 /// GitHub's anchor of the docs heading `SLO `<name>``.
 pub fn slo_anchor(name: &str) -> String {
     format!("slo-{name}")

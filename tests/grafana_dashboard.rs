@@ -17,8 +17,8 @@ use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr, LabelModifier};
 use serde_json::{json, Value};
 use slogen::conventions;
+use slogen::conventions::SLO_ROW;
 use slogen::emit::{grafana, prometheus};
-use slogen::model::lower::SLO_ROW;
 use slogen::model::promql::{label_matchers, slo_matchers};
 use slogen::model::{MetricKind, Model, Service, Severity};
 

@@ -1,25 +1,16 @@
-//! The Grafana dashboard of one service, built from serde types and laid out on Grafana's 24-column grid.
+//! The Grafana dashboard of one service: the model's rows and panels laid out on Grafana's 24-column grid
+//! and serialised.
 //!
-//! Rows follow `dashboard.row_order`. Every SLO gets one line of three panels in the [`SLO_ROW`] row (SLI,
-//! error budget left, burn rate), so the SLOs of a service read as a table; a single row keeps them comparable
-//! and short where one row per SLO would mostly hold a single line. Metric panels and extra panels follow in
-//! their row, two per line. SLO panels read the Sloth-compatible recording rules of the Prometheus emitter, and
-//! metric panels select series with the same matchers as the rules, so a name changes in one place.
-//!
-//! The output imports as is and provisions from a file: a `datasource` variable instead of a fixed data source,
-//! a stable `uid`, no `id`, no timestamps.
-
-use std::collections::BTreeMap;
+//! Rows follow the model's order. An SLO's line of three panels fills a grid line; metric and extra panels
+//! follow in their row, two per line. The output imports as is and provisions from a file: a `datasource`
+//! variable instead of a fixed data source, a stable `uid`, no `id`, no timestamps.
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::conventions;
-use crate::conventions::sli_error_record;
-use crate::model::lower::SLO_ROW;
-use crate::model::promql::{label_matchers, slo_matchers};
-use crate::model::rules::DISPLAY_WINDOW;
-use crate::model::{Exact, ExtraPanel, Metric, MetricKind, Service, Severity, Sli, Slo};
+use crate::model::dashboard::{DashboardRow, Panel as ModelPanel, PanelKind, Threshold, Tone};
+use crate::model::{Exact, Service};
 
 /// Dashboard model version written by Grafana 10.4 and 11.0; later releases migrate it forward on load, so
 /// the oldest version with every field used here keeps the dashboard importable into the widest range.
@@ -39,18 +30,6 @@ const PANELS_PER_LINE: usize = 2;
 
 /// Name of the data source template variable every query goes through.
 const DATASOURCE_VARIABLE: &str = "datasource";
-
-/// The window of the SLI and burn-rate panels: the shortest error-ratio window the rules record.
-const SLI_WINDOW: &str = "5m";
-
-/// Latency quantiles charted for a histogram, with their legend.
-const QUANTILES: [(&str, &str); 3] = [("0.5", "p50"), ("0.95", "p95"), ("0.99", "p99")];
-
-/// Share of the error budget left under which the budget panel turns yellow: less than half left.
-const BUDGET_YELLOW_BELOW: f64 = 0.5;
-
-/// Share of the error budget left under which the budget panel turns red: a quarter left is little slack.
-const BUDGET_RED_BELOW: f64 = 0.25;
 
 /// The dashboard JSON of one service, ready to import or to provision from a file unchanged.
 pub fn emit(service: &Service) -> Result<String> {
@@ -143,23 +122,15 @@ impl Serialize for Panels<'_> {
 
 /// Places rows and their panels top to bottom, numbering panels in that order.
 fn layout(service: &Service) -> Result<Vec<Item>> {
-    // Each row's metrics and extra panels, in model order, gathered once rather than filtered per row.
-    let mut singles: BTreeMap<&str, (Vec<&Metric>, Vec<&ExtraPanel>)> = BTreeMap::new();
-    for m in &service.metrics {
-        singles.entry(&m.row).or_default().0.push(m);
-    }
-    for p in &service.dashboard.extra_panels {
-        singles.entry(&p.row).or_default().1.push(p);
-    }
     let mut items = Vec::new();
     let mut id = 0;
     let mut y = 0;
-    for row in &service.dashboard.row_order {
+    for row in &service.dashboard.rows {
         id += 1;
         items.push(Item::Row(Row {
             kind: "row",
             id,
-            title: row.clone(),
+            title: row.title.clone(),
             collapsed: false,
             grid_pos: GridPos {
                 h: 1,
@@ -170,10 +141,7 @@ fn layout(service: &Service) -> Result<Vec<Item>> {
             panels: [],
         }));
         y += 1;
-        let (metrics, extra) = singles
-            .get(row.as_str())
-            .map_or((&[][..], &[][..]), |(m, e)| (m.as_slice(), e.as_slice()));
-        for line in row_lines(service, row, metrics, extra)? {
+        for line in row_lines(row)? {
             let mut x = 0;
             let mut height = 0;
             for mut panel in line {
@@ -191,404 +159,120 @@ fn layout(service: &Service) -> Result<Vec<Item>> {
     Ok(items)
 }
 
-/// The panels of one row, line by line: SLO lines first, then the row's metric and extra panels.
-fn row_lines(
-    service: &Service,
-    row: &str,
-    metrics: &[&Metric],
-    extra: &[&ExtraPanel],
-) -> Result<Vec<Vec<Panel>>> {
+/// The panels of one row, line by line: SLO lines first, then the row's other panels.
+fn row_lines(row: &DashboardRow) -> Result<Vec<Vec<Panel>>> {
     let mut lines = Vec::new();
-    if row == SLO_ROW {
-        for slo in &service.slos {
-            lines.push(slo_panels(service, slo)?);
+    for slo_line in &row.slo_lines {
+        let mut line = Vec::new();
+        for (panel, width) in slo_line.iter().zip(SLO_LINE_WIDTHS) {
+            line.push(panel_json(panel, width)?);
         }
+        lines.push(line);
     }
-    let mut singles: Vec<Panel> = metrics
-        .iter()
-        .map(|m| metric_panel(service, m))
-        .chain(extra.iter().map(|p| extra_panel(p)))
-        .collect();
-    while !singles.is_empty() {
-        let rest = singles.split_off(singles.len().min(PANELS_PER_LINE));
-        lines.push(singles);
-        singles = rest;
+    for chunk in row.panels.chunks(PANELS_PER_LINE) {
+        lines.push(
+            chunk
+                .iter()
+                .map(|p| panel_json(p, GRID_WIDTH / PANELS_PER_LINE as u32))
+                .collect::<Result<_>>()?,
+        );
     }
     Ok(lines)
 }
 
-/// One panel charting a metric of the service, broken down by its `group_by` labels.
-fn metric_panel(service: &Service, metric: &Metric) -> Panel {
-    let selector = label_matchers(service, &BTreeMap::new(), &[]);
-    let by = &metric.group_by;
-    let legend_labels: Vec<String> = by.iter().map(|l| format!("{{{{{l}}}}}")).collect();
-    let legend_labels = legend_labels.join(" ");
-    let breakdown = match by.as_slice() {
-        [] => String::new(),
-        [one] => format!(", by {one}"),
-        [init @ .., last] => format!(", by {} and {last}", init.join(", ")),
+/// A model panel as Grafana's JSON, `width` columns wide.
+fn panel_json(panel: &ModelPanel, width: u32) -> Result<Panel> {
+    let thresholds = Thresholds {
+        mode: "absolute",
+        steps: panel.thresholds.iter().map(step).collect::<Result<_>>()?,
     };
-    let help = metric.help.trim().trim_end_matches('.');
-    let (queries, unit, description) = match metric.kind {
-        MetricKind::Counter => {
-            let expr = sum_by(
-                by,
-                &format!("rate({}{selector}[$__rate_interval])", metric.sample_name()),
-            );
-            let legend = if by.is_empty() {
-                metric.name.clone()
-            } else {
-                legend_labels
-            };
-            (
-                vec![(expr, legend)],
-                rate_unit(metric),
-                format!("{help}. Per-second rate{breakdown}."),
-            )
-        }
-        MetricKind::Gauge if is_timestamp(metric) => {
-            let expr = format!(
-                "time() - {}",
-                aggregate("max", by, &format!("{}{selector}", metric.sample_name()))
-            );
-            let legend = if by.is_empty() {
-                metric.name.clone()
-            } else {
-                legend_labels
-            };
-            (
-                vec![(expr, legend)],
-                "s".into(),
-                format!("{help}. Time elapsed since the latest of these moments{breakdown}."),
-            )
-        }
-        MetricKind::Gauge => {
-            let expr = sum_by(by, &format!("{}{selector}", metric.sample_name()));
-            let legend = if by.is_empty() {
-                metric.name.clone()
-            } else {
-                legend_labels
-            };
-            let summed = if by.is_empty() {
-                " over every series".to_string()
-            } else {
-                breakdown.replacen(", by", " by", 1)
-            };
-            (
-                vec![(expr, legend)],
-                value_unit(metric.unit.as_deref()),
-                format!("{help}. Current value, summed{summed}."),
-            )
-        }
-        MetricKind::Histogram => {
-            let mut le_by = vec!["le".to_string()];
-            le_by.extend(by.iter().cloned());
-            let buckets = sum_by(
-                &le_by,
-                &format!(
-                    "rate({}{selector}[$__rate_interval])",
-                    metric.histogram_series("bucket")
-                ),
-            );
-            let queries = QUANTILES
-                .iter()
-                .map(|(q, name)| {
-                    let legend = if by.is_empty() {
-                        (*name).to_string()
-                    } else {
-                        format!("{name} {legend_labels}")
-                    };
-                    (format!("histogram_quantile({q}, {buckets})"), legend)
-                })
-                .collect();
-            (
-                queries,
-                value_unit(metric.unit.as_deref()),
-                format!("{help}. 50th, 95th and 99th percentiles{breakdown}."),
-            )
-        }
-    };
-    timeseries(
-        metric.name.clone(),
-        description,
-        unit,
-        queries,
-        Thresholds::base("green"),
-        "off",
-    )
-}
-
-/// `sum by (a, b) (inner)`, or `sum(inner)` when there is nothing to break down by.
-fn sum_by(labels: &[String], inner: &str) -> String {
-    aggregate("sum", labels, inner)
-}
-
-/// `op by (a, b) (inner)`, or `op(inner)` when there is nothing to break down by.
-fn aggregate(op: &str, labels: &[String], inner: &str) -> String {
-    if labels.is_empty() {
-        format!("{op}({inner})")
-    } else {
-        format!("{op} by ({}) ({inner})", labels.join(", "))
-    }
-}
-
-/// A gauge holding Unix time (`*_timestamp_seconds`, the Prometheus convention): charted as the age of the
-/// latest moment, since neither a sum of timestamps nor a timestamp drawn as a duration means anything.
-fn is_timestamp(metric: &Metric) -> bool {
-    metric.name.ends_with("_timestamp") && metric.unit.as_deref() == Some("seconds")
-}
-
-/// The Grafana unit of a per-second rate of a counter.
-fn rate_unit(metric: &Metric) -> String {
-    let name = metric.name.as_str();
-    match metric.unit.as_deref() {
-        Some("bytes") => "Bps".into(),
-        Some(other) => format!("suffix: {other}/s"),
-        None if name.contains("request") && !name.contains("error") && !name.contains("fail") => {
-            "reqps".into()
-        }
-        None => "ops".into(),
-    }
-}
-
-/// The Grafana unit of a value in a metric's base unit.
-fn value_unit(unit: Option<&str>) -> String {
-    match unit {
-        Some("seconds") => "s".into(),
-        Some("milliseconds") => "ms".into(),
-        Some("bytes") => "bytes".into(),
-        Some("ratio") => "percentunit".into(),
-        Some("percent") => "percent".into(),
-        Some("celsius") => "celsius".into(),
-        Some(other) => format!("suffix: {other}"),
-        None => "short".into(),
-    }
-}
-
-/// The line of an SLO: its SLI against the objective, the error budget left, and the burn rate.
-fn slo_panels(service: &Service, slo: &Slo) -> Result<Vec<Panel>> {
-    let matchers = slo_matchers(service, slo);
-    let objective_ratio = slo.objective / Exact::int(100);
-    let window = slo.window.promql();
-
-    let good = match &slo.sli {
-        Sli::Ratio { .. } => "Share of good events".to_string(),
-        Sli::Latency {
-            histogram,
-            threshold,
-            ..
-        } => {
-            let unit = service
-                .metric(&histogram.metric)
-                .unit
-                .as_deref()
-                .map(|u| format!(" {u}"))
-                .unwrap_or_default();
-            format!("Share of events faster than {threshold}{unit}")
-        }
-    };
-    let mut sli = timeseries(
-        format!("{}: SLI", slo.name),
-        format!(
-            "{} {good} over the last {SLI_WINDOW}; the dashed line is the {}% objective.",
-            sentence(&slo.description),
-            slo.objective
+    let (kind, color, custom, options) = match panel.kind {
+        PanelKind::Timeseries { dashed_thresholds } => (
+            "timeseries",
+            "palette-classic",
+            Some(GraphFieldConfig {
+                draw_style: "line",
+                line_width: 1,
+                fill_opacity: 10,
+                gradient_mode: "none",
+                show_points: "never",
+                span_nulls: false,
+                axis_placement: "auto",
+                thresholds_style: ThresholdsStyle {
+                    mode: if dashed_thresholds { "dashed" } else { "off" },
+                },
+            }),
+            Options::Timeseries(TimeseriesOptions {
+                legend: Legend {
+                    calcs: [],
+                    display_mode: "list",
+                    placement: "bottom",
+                    show_legend: true,
+                },
+                tooltip: Tooltip {
+                    mode: "multi",
+                    sort: "desc",
+                },
+            }),
         ),
-        "percentunit".into(),
-        vec![(
-            format!("1 - {}{matchers}", sli_error_record(DISPLAY_WINDOW)),
-            format!("SLI ({SLI_WINDOW})"),
-        )],
-        Thresholds::steps(vec![
-            Step::base("red"),
-            Step::at(number(objective_ratio)?, "green"),
-        ]),
-        "dashed",
-    );
-    sli.grid_pos.w = SLO_LINE_WIDTHS[0];
-
-    let budget = Panel {
-        kind: "stat",
+        PanelKind::Stat => (
+            "stat",
+            "thresholds",
+            None,
+            Options::Stat(StatOptions::default()),
+        ),
+    };
+    Ok(Panel {
+        kind,
         id: 0,
-        title: format!("{}: error budget left ({window})", slo.name),
-        description: format!(
-            "Share of the {window} error budget ({} minutes of full outage) not spent yet: 100% when nothing \
-             failed, 0% when the SLO is exactly met, below zero when it is missed.",
-            slo.budget.minutes
-        ),
+        title: panel.title.clone(),
+        description: panel.description.clone(),
         datasource: DataSourceRef::prometheus(),
         grid_pos: GridPos {
             h: PANEL_HEIGHT,
-            w: SLO_LINE_WIDTHS[1],
+            w: width,
             x: 0,
             y: 0,
         },
         field_config: FieldConfigSource {
             defaults: FieldDefaults {
-                unit: "percentunit".into(),
-                color: FieldColor {
-                    mode: "thresholds",
-                },
-                thresholds: Thresholds::steps(vec![
-                    Step::base("red"),
-                    Step::at(BUDGET_RED_BELOW, "yellow"),
-                    Step::at(BUDGET_YELLOW_BELOW, "green"),
-                ]),
-                custom: None,
-            },
-            overrides: [],
-        },
-        options: Options::Stat(StatOptions::default()),
-        targets: targets(vec![(
-            format!("slo:period_error_budget_remaining:ratio{matchers}"),
-            "budget left".into(),
-        )]),
-    };
-
-    let mut factors: Vec<(Exact, Severity)> = Vec::new();
-    for alert in &slo.burn_rate_alerts {
-        match factors
-            .iter_mut()
-            .find(|(f, _)| f.cmp_value(alert.factor).is_eq())
-        {
-            Some(existing) => existing.1 = existing.1.min(alert.severity),
-            None => factors.push((alert.factor, alert.severity)),
-        }
-    }
-    factors.sort_by(|a, b| a.0.cmp_value(b.0));
-    let mut steps = vec![Step::base("green")];
-    for (factor, severity) in &factors {
-        let color = if *severity == Severity::Page {
-            "red"
-        } else {
-            "orange"
-        };
-        steps.push(Step::at(number(*factor)?, color));
-    }
-    let factors_text = |severity: Severity| -> Vec<String> {
-        slo.burn_rate_alerts
-            .iter()
-            .filter(|a| a.severity == severity)
-            .map(|a| format!("{} over {}", a.factor, a.long.promql()))
-            .collect()
-    };
-    let alerting = match (factors_text(Severity::Page), factors_text(Severity::Ticket)) {
-        (page, ticket) if page.is_empty() && ticket.is_empty() => {
-            " This SLO has no burn-rate alerts.".to_string()
-        }
-        (page, ticket) => {
-            let mut parts = Vec::new();
-            if !page.is_empty() {
-                parts.push(format!("pages at {}", page.join(" and ")));
-            }
-            if !ticket.is_empty() {
-                parts.push(format!("opens a ticket at {}", ticket.join(" and ")));
-            }
-            format!(
-                " Dashed lines mark the alert factors: it {}.",
-                parts.join(", and ")
-            )
-        }
-    };
-    let mut burn = timeseries(
-        format!("{}: burn rate", slo.name),
-        format!(
-            "How fast the error budget is spent, over the last {SLI_WINDOW}: at 1 it lasts exactly the {window} \
-             window.{alerting}"
-        ),
-        "short".into(),
-        vec![(
-            format!("slo:current_burn_rate:ratio{matchers}"),
-            format!("burn rate ({SLI_WINDOW})"),
-        )],
-        Thresholds::steps(steps),
-        "dashed",
-    );
-    burn.grid_pos.w = SLO_LINE_WIDTHS[2];
-    Ok(vec![sli, budget, burn])
-}
-
-/// A hand-written panel from the spec.
-fn extra_panel(panel: &ExtraPanel) -> Panel {
-    timeseries(
-        panel.title.clone(),
-        panel.description.clone(),
-        panel.unit.clone(),
-        panel.queries.clone(),
-        Thresholds::base("green"),
-        "off",
-    )
-}
-
-/// A time-series panel, half the grid wide until the layout says otherwise.
-fn timeseries(
-    title: String,
-    description: String,
-    unit: String,
-    queries: Vec<(String, String)>,
-    thresholds: Thresholds,
-    thresholds_style: &'static str,
-) -> Panel {
-    Panel {
-        kind: "timeseries",
-        id: 0,
-        title,
-        description,
-        datasource: DataSourceRef::prometheus(),
-        grid_pos: GridPos {
-            h: PANEL_HEIGHT,
-            w: GRID_WIDTH / PANELS_PER_LINE as u32,
-            x: 0,
-            y: 0,
-        },
-        field_config: FieldConfigSource {
-            defaults: FieldDefaults {
-                unit,
-                color: FieldColor {
-                    mode: "palette-classic",
-                },
+                unit: panel.unit.clone(),
+                color: FieldColor { mode: color },
                 thresholds,
-                custom: Some(GraphFieldConfig {
-                    draw_style: "line",
-                    line_width: 1,
-                    fill_opacity: 10,
-                    gradient_mode: "none",
-                    show_points: "never",
-                    span_nulls: false,
-                    axis_placement: "auto",
-                    thresholds_style: ThresholdsStyle {
-                        mode: thresholds_style,
-                    },
-                }),
+                custom,
             },
             overrides: [],
         },
-        options: Options::Timeseries(TimeseriesOptions {
-            legend: Legend {
-                calcs: [],
-                display_mode: "list",
-                placement: "bottom",
-                show_legend: true,
-            },
-            tooltip: Tooltip {
-                mode: "multi",
-                sort: "desc",
-            },
-        }),
-        targets: targets(queries),
-    }
+        options,
+        targets: targets(panel),
+    })
+}
+
+/// A threshold step in Grafana's colours.
+fn step(threshold: &Threshold) -> Result<Step> {
+    let color = match threshold.tone {
+        Tone::Good => "green",
+        Tone::Warning => "yellow",
+        Tone::Ticket => "orange",
+        Tone::Critical => "red",
+    };
+    Ok(Step {
+        value: threshold.value.map(number).transpose()?,
+        color,
+    })
 }
 
 /// Prometheus targets with `refId`s A, B, C… in query order.
-fn targets(queries: Vec<(String, String)>) -> Vec<Target> {
-    queries
-        .into_iter()
+fn targets(panel: &ModelPanel) -> Vec<Target> {
+    panel
+        .queries
+        .iter()
         .enumerate()
-        .map(|(i, (expr, legend_format))| Target {
+        .map(|(i, q)| Target {
             datasource: DataSourceRef::prometheus(),
             editor_mode: "code",
-            expr,
-            legend_format,
+            expr: q.expr.clone(),
+            legend_format: q.legend.clone(),
             range: true,
             ref_id: ref_id(i),
         })
@@ -605,16 +289,6 @@ fn ref_id(index: usize) -> String {
         n /= 26;
     }
     letters.iter().rev().collect()
-}
-
-/// Ends a sentence with a period, so descriptions join cleanly.
-fn sentence(text: &str) -> String {
-    let text = text.trim();
-    if text.is_empty() || text.ends_with(['.', '!', '?']) {
-        text.to_string()
-    } else {
-        format!("{text}.")
-    }
 }
 
 /// An exact number as a JSON number, through its decimal so `0.999` does not become `0.9990000000000001`.
@@ -774,39 +448,11 @@ struct Thresholds {
     steps: Vec<Step>,
 }
 
-impl Thresholds {
-    /// One colour for every value.
-    fn base(color: &'static str) -> Thresholds {
-        Thresholds::steps(vec![Step::base(color)])
-    }
-
-    /// Absolute steps, sorted by value, the first one the base.
-    fn steps(steps: Vec<Step>) -> Thresholds {
-        Thresholds {
-            mode: "absolute",
-            steps,
-        }
-    }
-}
-
 #[derive(Serialize)]
 struct Step {
     /// `null` for the base step: Grafana's JSON for minus infinity.
     value: Option<f64>,
     color: &'static str,
-}
-
-impl Step {
-    fn base(color: &'static str) -> Step {
-        Step { value: None, color }
-    }
-
-    fn at(value: f64, color: &'static str) -> Step {
-        Step {
-            value: Some(value),
-            color,
-        }
-    }
 }
 
 /// The timeseries plugin's field options.

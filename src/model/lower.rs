@@ -395,6 +395,7 @@ impl Lowering {
                 title: String::new(),
                 row_order: Vec::new(),
                 extra_panels: Vec::new(),
+                rows: Vec::new(),
             },
         };
         // With an invalid policy every SLO would also report a window problem that is really the policy's.
@@ -427,6 +428,7 @@ impl Lowering {
         service.alerts = alerts;
         service.dashboard = dashboard;
         super::rules::attach(&mut service);
+        service.dashboard.rows = super::dashboard::rows(&service);
         (self.problems.len() == before).then_some(service)
     }
 
@@ -1489,8 +1491,8 @@ impl Lowering {
                 rows.push(row);
             }
         }
-        if !service.slos.is_empty() && seen.insert(SLO_ROW.to_string()) {
-            rows.push(SLO_ROW.to_string());
+        if !service.slos.is_empty() && seen.insert(conventions::SLO_ROW.to_string()) {
+            rows.push(conventions::SLO_ROW.to_string());
         }
         let mut row_order = Vec::new();
         let mut placed: HashSet<String> = HashSet::new();
@@ -1520,6 +1522,7 @@ impl Lowering {
                 .unwrap_or_else(|| format!("{} service level", service.name)),
             row_order,
             extra_panels,
+            rows: Vec::new(),
         }
     }
 }
@@ -1540,9 +1543,6 @@ fn errors_cover_total(service: &Service, errors: &Selector, total: &Selector) ->
                 },
             })
 }
-
-/// The dashboard row holding one group of panels per SLO.
-pub const SLO_ROW: &str = "SLOs";
 
 /// A bound whose shortest decimal form has no exponent and at most 15 significant digits: every client
 /// library (Rust's `{:?}`, dtoa, Go's strconv) then writes the same `le` text, which the SLI queries match.

@@ -3,6 +3,7 @@
 //! Emitters read only this. Everything an output prints — PromQL, burn-rate factors, budgets, names — is
 //! computed here once, so the rules, the dashboard, the docs and the tests cannot disagree.
 
+pub mod dashboard;
 pub mod lower;
 pub mod number;
 pub mod promql;
@@ -374,6 +375,8 @@ pub struct Dashboard {
     pub row_order: Vec<String>,
     /// Extra panels from the spec.
     pub extra_panels: Vec<ExtraPanel>,
+    /// Every row with its panels, in `row_order`.
+    pub rows: Vec<dashboard::DashboardRow>,
 }
 
 /// A hand-written panel.
