@@ -120,6 +120,32 @@ pub fn alert_group(owner: &str) -> String {
     format!("slogen-alerts-{owner}")
 }
 
+/// The JSON Schema of the spec format, at the top of the output folder.
+pub const SCHEMA_FILE: &str = "slogen.schema.json";
+/// The docs: the index at the top, a page per service in its folder.
+pub const DOCS_FILE: &str = "README.md";
+/// A service's typed Rust metrics module.
+pub const METRICS_MODULE_FILE: &str = "metrics.rs";
+/// A service's Prometheus rules.
+pub const RULES_FILE: &str = "rules.yml";
+/// A service's Grafana dashboard.
+pub const DASHBOARD_FILE: &str = "dashboard.json";
+
+/// The promtool test file for an evaluation interval: `rules.test.yml` for the finest, `rules.<interval>.test.yml`
+/// for the others.
+pub fn rule_test_file(interval: &str, finest: bool) -> String {
+    if finest {
+        "rules.test.yml".to_string()
+    } else {
+        format!("rules.{interval}.test.yml")
+    }
+}
+
+/// A file in a service's output folder, `/`-separated: `backend/rules.yml`.
+pub fn service_file(service: &str, file: &str) -> String {
+    format!("{service}/{file}")
+}
+
 /// The dashboard row holding one line of panels per SLO.
 pub const SLO_ROW: &str = "SLOs";
 

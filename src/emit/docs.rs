@@ -9,7 +9,9 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::templates;
-use crate::conventions;
+use crate::conventions::{
+    self, service_file, DASHBOARD_FILE, DOCS_FILE, METRICS_MODULE_FILE, RULES_FILE,
+};
 use crate::model::rules::DISPLAY_WINDOW;
 use crate::model::{
     promql, BurnRateAlert, Duration, Exact, LabelValues, Metric, MetricKind, Model, Selector,
@@ -161,13 +163,16 @@ pub fn index(model: &Model) -> Result<String> {
         .services
         .iter()
         .map(|s| IndexService {
-            name: cell(&link(&s.name, &format!("{}/README.md", s.name))),
-            rules: cell(&link("rules.yml", &format!("{}/rules.yml", s.name))),
+            name: cell(&link(&s.name, &service_file(&s.name, DOCS_FILE))),
+            rules: cell(&link(RULES_FILE, &service_file(&s.name, RULES_FILE))),
             dashboard: cell(&link(
-                "dashboard.json",
-                &format!("{}/dashboard.json", s.name),
+                DASHBOARD_FILE,
+                &service_file(&s.name, DASHBOARD_FILE),
             )),
-            module: cell(&link("metrics.rs", &format!("{}/metrics.rs", s.name))),
+            module: cell(&link(
+                METRICS_MODULE_FILE,
+                &service_file(&s.name, METRICS_MODULE_FILE),
+            )),
             team: cell(&s.team),
             tier: cell(&code(&s.tier)),
             slos: s.slos.len().to_string(),
@@ -179,12 +184,12 @@ pub fn index(model: &Model) -> Result<String> {
         .iter()
         .flat_map(|s| {
             s.slos.iter().map(move |slo| IndexSlo {
-                service: cell(&link(&s.name, &format!("{}/README.md", s.name))),
+                service: cell(&link(&s.name, &service_file(&s.name, DOCS_FILE))),
                 slo: cell(&link(
                     &code(&slo.name),
                     &format!(
-                        "{}/README.md#{}",
-                        s.name,
+                        "{}#{}",
+                        service_file(&s.name, DOCS_FILE),
                         conventions::slo_anchor(&slo.name)
                     ),
                 )),

@@ -13,6 +13,7 @@ mod templates;
 
 use anyhow::Result;
 
+use crate::conventions::{self, service_file};
 use crate::model::Model;
 
 /// One generated file: its path under the output directory and its full contents.
@@ -49,7 +50,7 @@ fn rule_test_outputs(model: &Model) -> Result<Vec<Output>> {
     for service in &model.services {
         for (name, contents) in rule_tests::emit(service)? {
             out.push(Output {
-                path: format!("{}/{name}", service.name),
+                path: service_file(&service.name, &name),
                 contents,
             });
         }
@@ -61,30 +62,30 @@ fn rule_test_outputs(model: &Model) -> Result<Vec<Output>> {
 fn other_outputs(model: &Model) -> Result<Vec<Output>> {
     let mut out = vec![
         Output {
-            path: "slogen.schema.json".into(),
+            path: conventions::SCHEMA_FILE.into(),
             contents: schema::emit()?,
         },
         Output {
-            path: "README.md".into(),
+            path: conventions::DOCS_FILE.into(),
             contents: docs::index(model)?,
         },
     ];
     for service in &model.services {
         let dir = &service.name;
         out.push(Output {
-            path: format!("{dir}/metrics.rs"),
+            path: service_file(dir, conventions::METRICS_MODULE_FILE),
             contents: rust::emit(service)?,
         });
         out.push(Output {
-            path: format!("{dir}/rules.yml"),
+            path: service_file(dir, conventions::RULES_FILE),
             contents: prometheus::emit(service)?,
         });
         out.push(Output {
-            path: format!("{dir}/dashboard.json"),
+            path: service_file(dir, conventions::DASHBOARD_FILE),
             contents: grafana::emit(service)?,
         });
         out.push(Output {
-            path: format!("{dir}/README.md"),
+            path: service_file(dir, conventions::DOCS_FILE),
             contents: docs::service(model, service)?,
         });
     }
