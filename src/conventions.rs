@@ -15,6 +15,22 @@ pub fn sli_error_record(window: Duration) -> String {
     format!("{SLI_ERROR_RECORD_PREFIX}{}", window.promql())
 }
 
+/// Bad events per second over `window` (`slo:sli_errors:rate5m`): with [`sli_events_rate_record`], what the
+/// SLO window's error ratio sums, so that every event weighs the same.
+pub fn sli_errors_rate_record(window: Duration) -> String {
+    format!("slo:sli_errors:rate{}", window.promql())
+}
+
+/// All events per second over `window` (`slo:sli_events:rate5m`).
+pub fn sli_events_rate_record(window: Duration) -> String {
+    format!("slo:sli_events:rate{}", window.promql())
+}
+
+/// How many events `window` saw (`slo:sli_events:increase1h`), for an alert's low-traffic guard.
+pub fn sli_events_increase_record(window: Duration) -> String {
+    format!("slo:sli_events:increase{}", window.promql())
+}
+
 /// The objective as a ratio (`0.999`).
 pub const OBJECTIVE_RECORD: &str = "slo:objective:ratio";
 /// The allowed error ratio, `1 - objective`.

@@ -61,6 +61,9 @@ pub struct TierSpec {
     pub page: Option<bool>,
     /// Whether SLOs of this tier open tickets (slow burn). Default: true.
     pub ticket: Option<bool>,
+    /// Fewest events an alert's long window must hold before the alert may fire; `0` turns the guard off.
+    /// Default: per alert, the fewest events for which one bad event alone stays under its threshold.
+    pub min_events: Option<u64>,
 }
 
 /// The service: who owns it, how its series are selected, where its runbooks live.
@@ -242,6 +245,10 @@ pub struct SloSpec {
     /// Objective in percent; default: the tier's.
     #[schemars(with = "Option<f64>")]
     pub objective: Option<Spanned<f64>>,
+    /// Fewest events an alert's long window must hold before the alert may fire; `0` turns the guard off.
+    /// Default: the tier's, else per alert the fewest events for which one bad event alone stays under its
+    /// threshold.
+    pub min_events: Option<u64>,
     /// Rolling window such as `30d`, `28d`, `4w` or `12h`, at least the longest alert window. Default: `30d`.
     #[schemars(with = "Option<String>")]
     pub window: Option<Spanned<String>>,

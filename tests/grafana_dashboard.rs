@@ -401,7 +401,7 @@ fn check(lint: &Lint, service: &Service) -> Value {
     );
 
     // Each metric charted in its row, through the service selector, broken down by its group_by labels.
-    let selector = label_matchers(service, &BTreeMap::new(), &[]);
+    let selector = label_matchers(service, &BTreeMap::new());
     for metric in &service.metrics {
         let series = match metric.kind {
             MetricKind::Histogram => metric.histogram_series("bucket"),

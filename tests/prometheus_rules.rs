@@ -409,16 +409,20 @@ fn numbers_are_exact() {
     );
     let matchers =
         r#"{sloth_id="checkout-availability",sloth_service="checkout",sloth_slo="availability"}"#;
-    for (alert, threshold) in availability
-        .iter()
-        .zip(["0.0144", "0.006", "0.003", "0.001"])
-    {
+    // The default low-traffic guard: ceil(1 / threshold) events, so one failure alone never fires it.
+    for (alert, (threshold, min_events)) in availability.iter().zip([
+        ("0.0144", 70),
+        ("0.006", 167),
+        ("0.003", 334),
+        ("0.001", 1000),
+    ]) {
         let (long, short) = (&alert.labels["long"], &alert.labels["short"]);
         assert_eq!(
             alert.expr,
             format!(
                 "slo:sli_error:ratio_rate{long}{matchers} > {threshold} and ignoring (sloth_window) \
-                 slo:sli_error:ratio_rate{short}{matchers} > {threshold}"
+                 slo:sli_error:ratio_rate{short}{matchers} > {threshold} and ignoring (sloth_window) \
+                 slo:sli_events:increase{long}{matchers} >= {min_events}"
             )
         );
     }
@@ -446,9 +450,10 @@ fn numbers_are_exact() {
             "slo:sli_error:ratio_rate30d"
         )
         .expr,
+        // Bad over all events of the window, from the 5m rates: every event weighs the same.
         format!(
-            "sum_over_time(slo:sli_error:ratio_rate5m{matchers}[30d]) / ignoring (sloth_window) \
-             count_over_time(slo:sli_error:ratio_rate5m{matchers}[30d])"
+            "sum_over_time(slo:sli_errors:rate5m{matchers}[30d]) / \
+             (sum_over_time(slo:sli_events:rate5m{matchers}[30d]) > 0)"
         )
     );
 

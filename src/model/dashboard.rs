@@ -160,7 +160,7 @@ fn query(expr: String, legend: String) -> PanelQuery {
 
 /// One panel charting a metric of the service, broken down by its `group_by` labels.
 fn metric_panel(service: &Service, metric: &Metric) -> Panel {
-    let selector = label_matchers(service, &BTreeMap::new(), &[]);
+    let selector = label_matchers(service, &BTreeMap::new());
     let by = &metric.group_by;
     let legend_labels: Vec<String> = by.iter().map(|l| format!("{{{{{l}}}}}")).collect();
     let legend_labels = legend_labels.join(" ");

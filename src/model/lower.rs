@@ -256,6 +256,7 @@ impl Lowering {
                         objective,
                         page: t.page.unwrap_or(true),
                         ticket: t.ticket.unwrap_or(true),
+                        min_events: t.min_events,
                     },
                 ),
             );
@@ -1170,7 +1171,7 @@ impl Lowering {
                 Sli::Latency {
                     histogram,
                     threshold,
-                    le: format!("{threshold:?}"),
+                    le: super::bounds::le_spellings(threshold),
                 }
             }
             _ => {
@@ -1229,6 +1230,10 @@ impl Lowering {
                 continue;
             }
             let one_minus = Exact::int(1).checked_sub(threshold)?;
+            let min_events = spec
+                .min_events
+                .or(tier.min_events)
+                .unwrap_or_else(|| single_failure_guard(threshold));
             burn_rate_alerts.push(BurnRateAlert {
                 severity,
                 long,
@@ -1237,6 +1242,7 @@ impl Lowering {
                 factor,
                 threshold,
                 for_,
+                min_events,
                 time_to_fire_full_outage: threshold
                     .mul(Exact::int(long.seconds))
                     .add(Exact::int(for_.seconds)),
@@ -1525,6 +1531,19 @@ impl Lowering {
             rows: Vec::new(),
         }
     }
+}
+
+/// The default low-traffic guard of an alert: the fewest events for which one bad event alone keeps the
+/// error ratio at or under `threshold` (`ceil(1 / threshold)`), so a single failure never fires it.
+fn single_failure_guard(threshold: Exact) -> u64 {
+    let events = Exact::int(1) / threshold;
+    let whole = events.floor();
+    let whole = if Exact::new(whole, 1).cmp_value(events).is_lt() {
+        whole + 1
+    } else {
+        whole
+    };
+    u64::try_from(whole).unwrap_or(u64::MAX)
 }
 
 /// True when every series `total` selects is an error too, so the SLI could never be below 1.

@@ -3,6 +3,7 @@
 //! Emitters read only this. Everything an output prints — PromQL, burn-rate factors, budgets, names — is
 //! computed here once, so the rules, the dashboard, the docs and the tests cannot disagree.
 
+pub mod bounds;
 pub mod dashboard;
 pub mod lower;
 pub mod number;
@@ -41,6 +42,8 @@ pub struct Tier {
     pub page: bool,
     /// Whether SLOs of this tier open tickets by default.
     pub ticket: bool,
+    /// The low-traffic guard of its SLOs' alerts, when the tier sets one.
+    pub min_events: Option<u64>,
 }
 
 /// One service and everything that is generated for it.
@@ -206,8 +209,8 @@ pub enum Sli {
         histogram: Selector,
         /// Threshold as written, in the histogram's unit.
         threshold: f64,
-        /// The `le` label value of the threshold's bucket.
-        le: String,
+        /// Every `le` text the threshold's bucket may be stored under, by any client and Prometheus major.
+        le: Vec<String>,
     },
 }
 
@@ -297,6 +300,9 @@ pub struct BurnRateAlert {
     pub threshold: Exact,
     /// How long both windows must be over the threshold.
     pub for_: Duration,
+    /// Fewest events the long window must hold for the alert to fire (0: no guard), so that a handful of
+    /// failures at low traffic does not page.
+    pub min_events: u64,
     /// Seconds from the start of a full outage until the alert fires (`threshold × long + for`).
     pub time_to_fire_full_outage: Exact,
     /// Seconds until it fires on a burn of exactly `factor`: the long window must fill (`long + for`).

@@ -56,12 +56,8 @@ impl Matcher {
 }
 
 /// The matchers of a selector: the service selector first (unless the selector restricts the same label),
-/// then the selector's own, then `extra`, each label once.
-pub fn matchers(
-    service: &Service,
-    own: &BTreeMap<String, Vec<String>>,
-    extra: &[(&str, &str)],
-) -> Vec<Matcher> {
+/// then the selector's own, each label once.
+pub fn matchers(service: &Service, own: &BTreeMap<String, Vec<String>>) -> Vec<Matcher> {
     let mut out: Vec<Matcher> = service
         .selector
         .iter()
@@ -74,10 +70,6 @@ pub fn matchers(
     out.extend(own.iter().map(|(label, values)| Matcher {
         label: label.clone(),
         values: values.clone(),
-    }));
-    out.extend(extra.iter().map(|(k, v)| Matcher {
-        label: (*k).to_string(),
-        values: vec![(*v).to_string()],
     }));
     out
 }
@@ -92,52 +84,94 @@ pub fn braces(matchers: &[Matcher]) -> String {
 }
 
 /// [`matchers`] printed in braces.
-pub fn label_matchers(
-    service: &Service,
-    own: &BTreeMap<String, Vec<String>>,
-    extra: &[(&str, &str)],
-) -> String {
-    braces(&matchers(service, own, extra))
+pub fn label_matchers(service: &Service, own: &BTreeMap<String, Vec<String>>) -> String {
+    braces(&matchers(service, own))
 }
 
-/// `sum(rate(<sample>{…}[window]))` for a counter selector.
-fn counter_rate(service: &Service, selector: &super::Selector, window: Duration) -> String {
-    let window = window.promql();
+/// `sum(<function>(<sample>{…}[window]))` over a counter selector.
+fn counter_sum(
+    service: &Service,
+    function: &str,
+    selector: &super::Selector,
+    window: Duration,
+) -> String {
     let m = service.metric(&selector.metric);
     debug_assert_eq!(m.kind, MetricKind::Counter);
     format!(
-        "sum(rate({}{}[{window}]))",
+        "sum({function}({}{}[{}]))",
         m.sample_name(),
-        label_matchers(service, &selector.matchers, &[])
+        label_matchers(service, &selector.matchers),
+        window.promql()
     )
 }
 
-/// The SLO's error ratio over `window`, straight from the raw series.
-pub fn sli_error_ratio(service: &Service, slo: &Slo, window: Duration) -> String {
+/// `sum(<function>(<histogram>_<suffix>{…}[window]))`, restricted to the threshold's bucket with `le`.
+fn histogram_sum(
+    service: &Service,
+    function: &str,
+    histogram: &super::Selector,
+    suffix: &str,
+    le: Option<&Vec<String>>,
+    window: Duration,
+) -> String {
+    let m = service.metric(&histogram.metric);
+    let mut own = histogram.matchers.clone();
+    if let Some(le) = le {
+        own.insert("le".into(), le.clone());
+    }
+    format!(
+        "sum({function}({}{}[{}]))",
+        m.histogram_series(suffix),
+        label_matchers(service, &own),
+        window.promql()
+    )
+}
+
+/// All events per second over `window` (`increase` instead of `rate`: events in the window).
+fn events(service: &Service, slo: &Slo, function: &str, window: Duration) -> String {
     match &slo.sli {
-        // `or vector(0)`: a healthy service may never have exposed an error series (open labels expose only
-        // recorded series), and the SLI must read 0 then, not "no data".
-        Sli::Ratio { errors, total } => format!(
-            "({} or vector(0)) / ({})",
-            counter_rate(service, errors, window),
-            counter_rate(service, total, window)
-        ),
-        Sli::Latency { histogram, le, .. } => {
-            let window = window.promql();
-            let m = service.metric(&histogram.metric);
-            let all = format!(
-                "sum(rate({}{}[{window}]))",
-                m.histogram_series("count"),
-                label_matchers(service, &histogram.matchers, &[])
-            );
-            let good = format!(
-                "sum(rate({}{}[{window}]))",
-                m.histogram_series("bucket"),
-                label_matchers(service, &histogram.matchers, &[("le", le)])
-            );
-            format!("({all} - {good}) / {all}")
+        Sli::Ratio { total, .. } => counter_sum(service, function, total, window),
+        Sli::Latency { histogram, .. } => {
+            histogram_sum(service, function, histogram, "count", None, window)
         }
     }
+}
+
+/// Bad events per second over `window`; 0, not "no data", while no error series exists yet: a healthy
+/// service may never have exposed one (open labels expose only recorded series).
+pub fn sli_error_rate(service: &Service, slo: &Slo, window: Duration) -> String {
+    match &slo.sli {
+        Sli::Ratio { errors, .. } => format!(
+            "{} or vector(0)",
+            counter_sum(service, "rate", errors, window)
+        ),
+        Sli::Latency { histogram, le, .. } => format!(
+            "{} - {}",
+            events(service, slo, "rate", window),
+            histogram_sum(service, "rate", histogram, "bucket", Some(le), window)
+        ),
+    }
+}
+
+/// All events per second over `window`.
+pub fn sli_event_rate(service: &Service, slo: &Slo, window: Duration) -> String {
+    events(service, slo, "rate", window)
+}
+
+/// How many events `window` saw, for the low-traffic guard of an alert.
+pub fn sli_event_increase(service: &Service, slo: &Slo, window: Duration) -> String {
+    events(service, slo, "increase", window)
+}
+
+/// The SLO's error ratio over `window`, straight from the raw series: a number while there are events and no
+/// sample while there are none (`> 0` drops a zero rate, so 0/0 never makes a NaN that would poison every
+/// average over the window later).
+pub fn sli_error_ratio(service: &Service, slo: &Slo, window: Duration) -> String {
+    format!(
+        "({}) / ({} > 0)",
+        sli_error_rate(service, slo, window),
+        sli_event_rate(service, slo, window)
+    )
 }
 
 /// The series whose absence means the SLI has no data: its sample name and matchers.
@@ -145,13 +179,25 @@ pub fn sli_presence(service: &Service, slo: &Slo) -> (String, Vec<Matcher>) {
     match &slo.sli {
         Sli::Ratio { total, .. } => (
             service.metric(&total.metric).sample_name(),
-            matchers(service, &total.matchers, &[]),
+            matchers(service, &total.matchers),
         ),
         Sli::Latency { histogram, .. } => (
             service.metric(&histogram.metric).histogram_series("count"),
-            matchers(service, &histogram.matchers, &[]),
+            matchers(service, &histogram.matchers),
         ),
     }
+}
+
+/// `count(r >= 0 or r < 0)` over a recorded series, selected by every label the rule sets: 1 while the record
+/// holds a number, nothing when it holds NaN (which compares false either way) or no sample.
+pub fn count_numbers(rule: &super::RecordingRule) -> String {
+    let matchers: Vec<String> = rule
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={}", quote(v)))
+        .collect();
+    let series = format!("{}{{{}}}", rule.record, matchers.join(","));
+    format!("count({series} >= 0 or {series} < 0)")
 }
 
 /// `{sloth_id="…",sloth_service="…",sloth_slo="…"}`, the labels that tie an SLO's series together.

@@ -70,8 +70,14 @@ pub struct SliRecord {
 /// Every rule generated for one SLO.
 #[derive(Debug, Clone, Default)]
 pub struct SloRules {
-    /// Error ratio records, shortest window first; the SLO window's record last when no alert reads it.
+    /// Error ratio records from the raw series, shortest window first.
     pub sli_records: Vec<SliRecord>,
+    /// Bad and all events per second over the shortest window, and the events of each long window an alert
+    /// guards with `min_events`.
+    pub traffic_records: Vec<RecordingRule>,
+    /// The SLO window's error ratio, summed from the traffic records so that every event weighs the same;
+    /// none when the SLO window is one of the raw windows.
+    pub period_record: Option<SliRecord>,
     /// Sloth's metadata records: objective, budget, period, burn rates, budget left, info.
     pub meta_records: Vec<RecordingRule>,
     /// The name every burn-rate alert of the SLO shares; named even when it has none, so that tests can
@@ -86,10 +92,13 @@ pub struct SloRules {
 impl SloRules {
     /// The error-ratio record over `window`, if the SLO records one.
     pub fn sli_record(&self, window: Duration) -> Option<&SliRecord> {
-        self.sli_records.iter().find(|r| r.window == window)
+        self.sli_records
+            .iter()
+            .chain(&self.period_record)
+            .find(|r| r.window == window)
     }
 
-    /// The longest window an error ratio is recorded over.
+    /// The longest window a rule reads the raw series over.
     pub fn longest_window(&self) -> Duration {
         self.sli_records
             .iter()
@@ -129,7 +138,10 @@ impl Service {
                 rules: r
                     .sli_records
                     .iter()
-                    .map(|s| Rule::Record(&s.rule))
+                    .map(|s| &s.rule)
+                    .chain(&r.traffic_records)
+                    .chain(r.period_record.iter().map(|s| &s.rule))
+                    .map(Rule::Record)
                     .collect(),
             });
             groups.push(RuleGroup {
@@ -175,7 +187,9 @@ pub fn attach(service: &mut Service) {
 
 fn slo_rules(service: &Service, slo: &Slo) -> SloRules {
     let sli_records = sli_records(service, slo);
-    let meta_records = meta_records(service, slo, sli_records[0].window);
+    let shortest = sli_records[0].window;
+    let (traffic_records, period_record) = traffic_records(service, slo, shortest, &sli_records);
+    let meta_records = meta_records(service, slo, shortest);
     let burn_alerts = slo
         .burn_rate_alerts
         .iter()
@@ -183,6 +197,8 @@ fn slo_rules(service: &Service, slo: &Slo) -> SloRules {
         .collect();
     SloRules {
         sli_records,
+        traffic_records,
+        period_record,
         meta_records,
         burn_alert: names::slo_burn_alert(&service.name, &slo.name),
         burn_alerts,
@@ -211,44 +227,104 @@ fn slo_labels(service: &Service, slo: &Slo) -> BTreeMap<String, String> {
     labels
 }
 
-/// The error ratio over each window from the raw series, then the SLO window averaged from the shortest one
-/// the way Sloth optimizes it (a month of raw rates would be too costly to evaluate every minute).
-fn sli_records(service: &Service, slo: &Slo) -> Vec<SliRecord> {
-    let windows = sli_windows(slo);
-    let record = |window: Duration, expr: String| {
-        let mut labels = slo_labels(service, slo);
-        labels.insert(WINDOW_LABEL.into(), window.promql());
-        SliRecord {
-            window,
-            rule: RecordingRule {
-                record: sli_error_record(window),
-                expr,
-                labels,
-            },
-        }
-    };
-    let mut records: Vec<SliRecord> = windows
-        .iter()
-        .map(|&w| record(w, sli_error_ratio(service, slo, w)))
-        .collect();
-    let period = slo.window.duration();
-    if !windows.contains(&period) {
-        // The source series carry the same labels already; Sloth sets only the window, but restating them
-        // keeps two SLOs' period rules distinct for `promtool check rules`' duplicate lint.
-        let window = period.promql();
-        let source = format!(
-            "{}{}",
-            sli_error_record(windows[0]),
-            slo_matchers(service, slo)
-        );
-        records.push(record(
-            period,
-            format!(
-                "sum_over_time({source}[{window}]) / ignoring ({WINDOW_LABEL}) count_over_time({source}[{window}])"
-            ),
-        ));
+/// A record of an SLO's series over `window`: its identity and the window as labels.
+fn window_record(
+    service: &Service,
+    slo: &Slo,
+    record: String,
+    window: Duration,
+    expr: String,
+) -> RecordingRule {
+    let mut labels = slo_labels(service, slo);
+    labels.insert(WINDOW_LABEL.into(), window.promql());
+    RecordingRule {
+        record,
+        expr,
+        labels,
     }
-    records
+}
+
+/// The error ratio over each window from the raw series, as Sloth records it: alerts compare these.
+fn sli_records(service: &Service, slo: &Slo) -> Vec<SliRecord> {
+    sli_windows(slo)
+        .into_iter()
+        .map(|window| SliRecord {
+            window,
+            rule: window_record(
+                service,
+                slo,
+                sli_error_record(window),
+                window,
+                sli_error_ratio(service, slo, window),
+            ),
+        })
+        .collect()
+}
+
+/// Bad and all events per second over the shortest window; the events of every long window an alert needs
+/// a minimum of; and, when the SLO window is not a raw window, its error ratio as bad over all events summed
+/// from the shortest window's rates. A sum of rates weighs every event the same (an average of ratios would
+/// weigh one failure at 3 a.m. like ten thousand at noon), and a month of raw rates would be too costly to
+/// evaluate every minute.
+fn traffic_records(
+    service: &Service,
+    slo: &Slo,
+    shortest: Duration,
+    sli_records: &[SliRecord],
+) -> (Vec<RecordingRule>, Option<SliRecord>) {
+    let errors = names::sli_errors_rate_record(shortest);
+    let events = names::sli_events_rate_record(shortest);
+    let mut records = vec![
+        window_record(
+            service,
+            slo,
+            errors.clone(),
+            shortest,
+            promql::sli_error_rate(service, slo, shortest),
+        ),
+        window_record(
+            service,
+            slo,
+            events.clone(),
+            shortest,
+            promql::sli_event_rate(service, slo, shortest),
+        ),
+    ];
+    let mut guarded: Vec<Duration> = slo
+        .burn_rate_alerts
+        .iter()
+        .filter(|a| a.min_events > 0)
+        .map(|a| a.long)
+        .collect();
+    guarded.sort();
+    guarded.dedup();
+    records.extend(guarded.into_iter().map(|window| {
+        window_record(
+            service,
+            slo,
+            names::sli_events_increase_record(window),
+            window,
+            promql::sli_event_increase(service, slo, window),
+        )
+    }));
+    let period = slo.window.duration();
+    let period_record = (!sli_records.iter().any(|r| r.window == period)).then(|| {
+        let matchers = slo_matchers(service, slo);
+        let window = period.promql();
+        SliRecord {
+            window: period,
+            rule: window_record(
+                service,
+                slo,
+                sli_error_record(period),
+                period,
+                format!(
+                    "sum_over_time({errors}{matchers}[{window}]) / (sum_over_time({events}{matchers}[{window}]) > 0)"
+                ),
+            ),
+        }
+    });
+    (records, period_record)
 }
 
 /// Sloth's metadata series: objective, budget, period, burn rates, remaining budget and the info series.
@@ -392,10 +468,19 @@ fn burn_rate_alert(service: &Service, slo: &Slo, a: &BurnRateAlert) -> Generated
     let rule = AlertingRule {
         alert: names::slo_burn_alert(&service.name, &slo.name),
         expr: format!(
-            "{long_record}{matchers} > {t} and ignoring ({WINDOW_LABEL}) {short_record}{matchers} > {t}",
+            "{long_record}{matchers} > {t} and ignoring ({WINDOW_LABEL}) {short_record}{matchers} > {t}{guard}",
             long_record = sli_error_record(a.long),
             short_record = sli_error_record(a.short),
             t = a.threshold,
+            guard = if a.min_events > 0 {
+                format!(
+                    " and ignoring ({WINDOW_LABEL}) {}{matchers} >= {}",
+                    names::sli_events_increase_record(a.long),
+                    a.min_events
+                )
+            } else {
+                String::new()
+            },
         ),
         for_: a.for_,
         labels,

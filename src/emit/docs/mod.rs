@@ -246,7 +246,7 @@ pub fn service(model: &Model, service: &Service) -> Result<String> {
         selector: if service.selector.is_empty() {
             "none: queries match every series of the metric".into()
         } else {
-            code(&promql::label_matchers(service, &Default::default(), &[]))
+            code(&promql::label_matchers(service, &Default::default()))
         },
         labels: pairs(&service.labels),
         slo_rows: service.slos.iter().map(slo_row).collect(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
 
-use super::series::{feeds, Feed, Query, Uses};
+use super::series::{feeds, Feed, Query, Spelling, Uses};
 use crate::model::template::{self, Piece};
 use crate::model::{Duration, Service, Severity, Slo};
 
@@ -23,8 +23,8 @@ pub(super) struct PairRule {
 pub(super) struct SloCase<'a> {
     pub(super) slo: &'a Slo,
     pub(super) feeds: Vec<Feed>,
-    /// Each feed's series selector, as the input series print it.
-    pub(super) series: Vec<String>,
+    /// Each feed's series selector, as the input series print it, in each `le` spelling.
+    pub(super) series: [Vec<String>; 2],
     pub(super) queries: Vec<Query>,
     pub(super) burn_alert: String,
     pub(super) absent_alert: String,
@@ -62,7 +62,8 @@ impl<'a> SloCase<'a> {
             .collect::<Result<Vec<_>>>()?;
         let absent = &rules.absent_alert;
         let feeds = feeds(service, slo, &queries, uses)?;
-        let series = feeds.iter().map(Feed::series).collect();
+        let series = [Spelling::Prometheus3, Spelling::GoClient]
+            .map(|spelling| feeds.iter().map(|f| f.series(spelling)).collect());
         Ok(SloCase {
             slo,
             feeds,

@@ -25,6 +25,7 @@ mod cases;
 mod replay;
 mod scenarios;
 mod series;
+mod traffic;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,7 +37,9 @@ use crate::conventions::{rule_test_file, RULES_FILE};
 use crate::model::{BurnRateAlert, Duration, Service, Severity};
 use cases::SloCase;
 use replay::scenario;
-use scenarios::{above_tickets, at_factor, below_pages, no_data, outage, quiet};
+use scenarios::{
+    above_tickets, at_factor, below_pages, low_traffic, no_data, outage, quiet, quiet_period,
+};
 use series::{queries, Uses};
 
 /// Steps in a pair's short window at its evaluation interval.
@@ -85,6 +88,7 @@ pub fn emit(service: &Service) -> Result<Vec<(String, String)>> {
         let mut tests = Vec::new();
         if g == finest {
             tests.push(no_data(&cases, g));
+            tests.extend(scenario(&cases, g, |c| quiet_period(c, g))?);
         }
         for pair in pairs.iter().filter(|p| p.grid() == g) {
             tests.extend(scenario(&cases, g, |c| at_factor(c, pair, g))?);
@@ -94,6 +98,7 @@ pub fn emit(service: &Service) -> Result<Vec<(String, String)>> {
         }
         tests.extend(scenario(&cases, g, |c| above_tickets(c, g))?);
         tests.extend(scenario(&cases, g, |c| outage(c, g))?);
+        tests.extend(scenario(&cases, g, |c| low_traffic(c, g))?);
         if g == coarsest {
             tests.extend(scenario(&cases, g, |c| quiet(c, g))?);
         }
@@ -139,6 +144,36 @@ struct TestGroup<'c> {
     interval: String,
     input_series: Vec<InputSeries<'c>>,
     alert_rule_test: Vec<AlertTest<'c>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    promql_expr_test: Vec<ExprTest>,
+}
+
+/// A query and the samples it must return at a time.
+#[derive(Serialize)]
+struct ExprTest {
+    expr: String,
+    eval_time: String,
+    exp_samples: Vec<ExpSample>,
+}
+
+impl ExprTest {
+    /// `expr` returns one sample, without labels, of value 1 at `at` seconds: a `count()` of one series.
+    fn one(expr: String, at: u64) -> ExprTest {
+        ExprTest {
+            expr,
+            eval_time: dur(at),
+            exp_samples: vec![ExpSample {
+                labels: "{}",
+                value: 1,
+            }],
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ExpSample {
+    labels: &'static str,
+    value: u64,
 }
 
 #[derive(Serialize)]

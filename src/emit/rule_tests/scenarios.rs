@@ -1,12 +1,19 @@
 //! The scenarios every SLO is tested with (a burn at a factor, between page and ticket factors, an outage, a
-//! quiet burn, no data), each with the times at which the model says an alert fires or not.
+//! quiet burn, a quiet period, a few failures at low traffic, no data), each with the times at which the
+//! model says an alert fires or not.
+//!
+//! Where Prometheus 2's and 3's range selection put a transition at different steps (3 reads one sample
+//! less per window), a check sits where both agree: a "not firing" check before the earlier of the two, a
+//! "firing" check after the later.
 
 use std::borrow::Cow;
 use std::ops::{Add as _, Div as _, Mul as _};
 
 use super::cases::SloCase;
+use super::series::Spelling;
+use super::traffic::{Range, RANGES};
 use super::{alert_tests, dur, Checks, ExpAlert, PairKey, TestGroup};
-use crate::model::{BurnRateAlert, Exact, Severity};
+use crate::model::{promql, BurnRateAlert, Exact, Severity};
 
 /// Steady burns sit this far above a factor (`26/25`, 4%) or below one (`25/26`): far enough from the
 /// threshold for floating point, close enough that a changed factor moves the firing time past a check.
@@ -15,6 +22,9 @@ const ABOVE: Exact = Exact::new(26, 25);
 const BELOW: Exact = Exact::new(25, 26);
 /// The quiet burn, as a share of the lowest factor (or of 1 when every factor is above it).
 const QUIET: Exact = Exact::new(9, 10);
+/// A stretch without any request, long enough to empty every short window and more than the 15 minutes a
+/// service may well sit idle at night.
+const QUIET_PERIOD: u64 = 1_200;
 
 /// The error ratio of a stretch of steps.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +35,10 @@ pub(super) enum Burn {
     Ratio(Exact),
     /// Every event bad.
     Outage,
+    /// No events at all.
+    Idle,
+    /// This many events, every one of them bad.
+    Failures(u64),
 }
 
 /// What the model says of an alert at a time; checked against the replay before it is written.
@@ -42,10 +56,45 @@ pub(super) enum Claim {
     Present,
 }
 
-/// One SLO's part in a test: its burn stretches (the last one lasts to the end) and checks at seconds.
+/// One SLO's part in a test: its burn stretches (the last one lasts to the end), checks at seconds, the
+/// queries that must each return one sample of value 1 at a time, how its bucket series write `le`, and
+/// steps without events.
 pub(super) struct Plan {
     pub(super) phases: Vec<(u64, Burn)>,
     pub(super) checks: Vec<(u64, Claim)>,
+    pub(super) expressions: Vec<(u64, String)>,
+    pub(super) spelling: Spelling,
+    /// Steps without any event, whatever the phase.
+    pub(super) idle: Vec<u64>,
+}
+
+impl Plan {
+    /// A plan with no expression checks, its buckets spelled as Prometheus 3 stores them.
+    pub(super) fn new(phases: Vec<(u64, Burn)>, checks: Vec<(u64, Claim)>) -> Plan {
+        Plan {
+            phases,
+            checks,
+            expressions: Vec::new(),
+            spelling: Spelling::Prometheus3,
+            idle: Vec::new(),
+        }
+    }
+}
+
+/// Seconds of a `window` whose increments a range selector reads, on a grid of `g`: all of them under
+/// Prometheus 2, one interval less under 3.
+fn span(window: u64, g: u64, range: Range) -> Exact {
+    Exact::int(range.reach(window, g) * g)
+}
+
+/// The earliest and the latest of a time under both range semantics.
+fn earliest_latest(time: impl Fn(Range) -> Exact) -> (Exact, Exact) {
+    let [a, b] = RANGES.map(time);
+    if a.cmp_value(b).is_le() {
+        (a, b)
+    } else {
+        (b, a)
+    }
 }
 
 /// Seconds `x` rounded down to the evaluation grid.
@@ -103,11 +152,15 @@ pub(super) fn at_factor(case: &SloCase, key: &PairKey, g: u64) -> Option<(String
     let ratio = a.threshold.mul(over);
     let for_ = Exact::int(a.for_.seconds);
     let long = a.time_to_fire_at_factor.checked_sub(for_)?;
-    let crossing = long.mul(a.factor).div(burn);
+    let (first, last) =
+        earliest_latest(|range| span(a.long.seconds, g, range).mul(a.factor).div(burn));
     // Clean history just long enough that the long window is full of it and the burn when the ratio crosses.
-    let start = ceil_to(long.checked_sub(crossing)?, g);
-    let quiet_until = start + a.for_.seconds + before(crossing, g);
-    let fired_by = start + floor_to(crossing.add(for_).add(Exact::int(g)), g);
+    let start = ceil_to(long.checked_sub(last)?, g);
+    let quiet_until = start + a.for_.seconds + before(first, g);
+    // Checked once the long window holds only the burn, under both semantics: the alert's value, which its
+    // annotations print, is then the burn's ratio whichever samples a range reads.
+    let steady = start + Range::LeftClosed.reach(a.long.seconds, g) * g;
+    let fired_by = steady.max(start + floor_to(last.add(for_).add(Exact::int(g)), g));
     let name = format!(
         "{}: a burn of {over} times its factor from {} fires it by {}, not at {}",
         key.describe(),
@@ -117,9 +170,9 @@ pub(super) fn at_factor(case: &SloCase, key: &PairKey, g: u64) -> Option<(String
     );
     Some((
         name,
-        Plan {
-            phases: vec![(start / g, Burn::Good), (0, Burn::Ratio(ratio))],
-            checks: vec![
+        Plan::new(
+            vec![(start / g, Burn::Good), (0, Burn::Ratio(ratio))],
+            vec![
                 (
                     quiet_until,
                     Claim::Pair {
@@ -130,7 +183,7 @@ pub(super) fn at_factor(case: &SloCase, key: &PairKey, g: u64) -> Option<(String
                 (fired_by, Claim::Pair { pair, firing: true }),
                 (fired_by, Claim::Present),
             ],
-        },
+        ),
     ))
 }
 
@@ -184,10 +237,10 @@ pub(super) fn below_pages(case: &SloCase, g: u64) -> Option<(String, Plan)> {
     let at = ceil_to(Exact::int(g + longest_for), g) + g;
     Some((
         "a steady burn just below the lowest page factor fires no page".into(),
-        Plan {
-            phases: vec![(0, Burn::Ratio(ratio))],
-            checks: vec![(at, Claim::NoPage), (at, Claim::Present)],
-        },
+        Plan::new(
+            vec![(0, Burn::Ratio(ratio))],
+            vec![(at, Claim::NoPage), (at, Claim::Present)],
+        ),
     ))
 }
 
@@ -206,14 +259,14 @@ pub(super) fn above_tickets(case: &SloCase, g: u64) -> Option<(String, Plan)> {
             "{}: a steady burn below every page factor and above its factor fires it, and no page",
             PairKey::of(&alerts[pair]).describe()
         ),
-        Plan {
-            phases: vec![(0, Burn::Ratio(ratio))],
-            checks: vec![
+        Plan::new(
+            vec![(0, Burn::Ratio(ratio))],
+            vec![
                 (at, Claim::Pair { pair, firing: true }),
                 (at, Claim::TicketsOnly),
                 (at, Claim::Present),
             ],
-        },
+        ),
     ))
 }
 
@@ -228,12 +281,23 @@ pub(super) fn outage(case: &SloCase, g: u64) -> Option<(String, Plan)> {
     }
     let start = ceil_to(Exact::int(a.long.seconds), g);
     let for_ = Exact::int(a.for_.seconds);
-    let outage_crossing = a.time_to_fire_full_outage.checked_sub(for_)?;
-    let quiet_until = start + a.for_.seconds + before(outage_crossing, g);
-    let fired_by = start + floor_to(a.time_to_fire_full_outage.add(Exact::int(g)), g);
+    // An idle step where the long window of a "firing" check starts makes both semantics read the same
+    // increments there, so the alert's value is the same; it can shorten a window by one more interval.
+    let (first, last) = earliest_latest(|range| a.threshold.mul(span(a.long.seconds, g, range)));
+    let first = first.checked_sub(a.threshold.mul(Exact::int(g)))?;
+    let quiet_until = start + a.for_.seconds + before(first, g);
+    let fired_by = start + floor_to(last.add(for_).add(Exact::int(g)), g);
     let stop = fired_by.max(start + ceil_to(Exact::int(a.short.seconds), g));
-    let still = stop + before(a.reset_time, g);
-    let resolved = stop + floor_to(a.reset_time.add(Exact::int(g)), g);
+    let one_minus = Exact::int(1).checked_sub(a.threshold)?;
+    let (first_reset, last_reset) =
+        earliest_latest(|range| one_minus.mul(span(a.short.seconds, g, range)));
+    let still = stop + before(first_reset, g);
+    let resolved = stop + floor_to(last_reset.add(Exact::int(g)), g);
+    let reach = Range::LeftClosed.reach(a.long.seconds, g);
+    let idle = [fired_by, still]
+        .iter()
+        .filter_map(|at| (at / g + 1).checked_sub(reach).filter(|s| *s > 0))
+        .collect();
     let name = format!(
         "{}: a full outage from {} fires it by its time to fire on a full outage; once the outage stops, it \
          resolves within its reset time",
@@ -243,6 +307,9 @@ pub(super) fn outage(case: &SloCase, g: u64) -> Option<(String, Plan)> {
     Some((
         name,
         Plan {
+            spelling: Spelling::GoClient,
+            expressions: Vec::new(),
+            idle,
             phases: vec![
                 (start / g, Burn::Good),
                 ((stop - start) / g, Burn::Outage),
@@ -300,12 +367,97 @@ pub(super) fn quiet(case: &SloCase, g: u64) -> Option<(String, Plan)> {
     checks.push((end, Claim::Present));
     let name = "a steady burn below 1 and below every factor fires nothing for longer than the longest window"
         .to_string();
+    Some((name, Plan::new(vec![(0, Burn::Ratio(ratio))], checks)))
+}
+
+/// Traffic, then a quiet period without a single request, then traffic again: as soon as traffic resumes, the
+/// SLO window's error ratio, the budget left and both burn rates are numbers (an average poisoned by one
+/// 0/0 would stay NaN for the whole SLO window). Only in the finest file: the records read the shortest
+/// window, which holds at least two of its samples.
+pub(super) fn quiet_period(case: &SloCase, g: u64) -> Option<(String, Plan)> {
+    let rules = &case.slo.rules;
+    let shortest = rules.sli_records.first()?.window;
+    if Range::LeftOpen.reach(shortest.seconds, g) == 0 || shortest.seconds >= QUIET_PERIOD {
+        return None;
+    }
+    let steps = QUIET_PERIOD.div_ceil(g);
+    let resumed = (2 * steps + 1) * g;
+    let period = rules.sli_record(case.slo.window.duration())?;
+    let watched = [
+        crate::conventions::CURRENT_BURN_RATE_RECORD,
+        crate::conventions::PERIOD_BURN_RATE_RECORD,
+        crate::conventions::PERIOD_BUDGET_REMAINING_RECORD,
+    ];
+    let expressions = std::iter::once(&period.rule)
+        .chain(
+            rules
+                .meta_records
+                .iter()
+                .filter(|r| watched.contains(&r.record.as_str())),
+        )
+        .map(|r| (resumed, promql::count_numbers(r)))
+        .collect();
     Some((
-        name,
+        format!(
+            "{} without requests: the SLO window's SLI, budget left and burn rates are numbers again once traffic resumes",
+            dur(steps * g)
+        ),
         Plan {
-            phases: vec![(0, Burn::Ratio(ratio))],
-            checks,
+            phases: vec![(steps, Burn::Good), (steps, Burn::Idle), (0, Burn::Good)],
+            checks: vec![(resumed, Claim::NoBurn), (resumed, Claim::Present)],
+            expressions,
+            spelling: Spelling::Prometheus3,
+            idle: Vec::new(),
         },
+    ))
+}
+
+/// At low traffic, the fastest page's guard: a handful of failures, every request failing but fewer than its
+/// `min_events` in its long window (under both range semantics, after `increase()` extrapolates), pages no
+/// one; once they have left the window, `min_events` failures page.
+pub(super) fn low_traffic(case: &SloCase, g: u64) -> Option<(String, Plan)> {
+    let pair = case.outage_pair()?;
+    let a = &case.slo.burn_rate_alerts[pair];
+    if PairKey::of(a).grid() != g || a.min_events < 2 {
+        return None;
+    }
+    let long = Range::LeftClosed.reach(a.long.seconds, g);
+    let long_open = Range::LeftOpen.reach(a.long.seconds, g);
+    let short_open = Range::LeftOpen.reach(a.short.seconds, g);
+    let wait = a.for_.seconds.div_ceil(g);
+    if long_open == 0 || wait >= short_open {
+        return None;
+    }
+    // Prometheus 3 reads `long_open` increments and extrapolates them over `long_open + 1` intervals.
+    let few = (a.min_events.checked_mul(long_open)? - 1) / (long_open + 1);
+    if few == 0 {
+        return None;
+    }
+    let first = long + 1;
+    let second = first + long + 1;
+    let (quiet_at, fired_at) = ((first + wait) * g, (second + wait) * g);
+    Some((
+        format!(
+            "{}: {few} failures in {} (under its min_events of {}) page no one; {} failures page",
+            PairKey::of(a).describe(),
+            a.long.promql(),
+            a.min_events,
+            a.min_events
+        ),
+        Plan::new(
+            vec![
+                (first - 1, Burn::Idle),
+                (1, Burn::Failures(few)),
+                (second - first - 1, Burn::Idle),
+                (1, Burn::Failures(a.min_events)),
+                (0, Burn::Idle),
+            ],
+            vec![
+                (quiet_at, Claim::NoPage),
+                (fired_at, Claim::Pair { pair, firing: true }),
+                (fired_at, Claim::Present),
+            ],
+        ),
     ))
 }
 
@@ -331,6 +483,7 @@ pub(super) fn no_data<'c>(cases: &'c [SloCase], g: u64) -> TestGroup<'c> {
         interval: dur(g),
         input_series: Vec::new(),
         alert_rule_test: alert_tests(tests),
+        promql_expr_test: Vec::new(),
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{bail, Context, Result};
 
-use crate::model::{promql, LabelValues, Metric, Selector, Service, Sli, Slo};
+use crate::model::{bounds, promql, LabelValues, Metric, Selector, Service, Sli, Slo};
 
 /// Value of an open label in the fed series.
 const OPEN_VALUE: &str = "test";
@@ -21,20 +21,43 @@ pub(super) enum Role {
     Total,
 }
 
+/// How the `le` of a bucket series is written: as Prometheus 3 stores every bound, or as the Go client
+/// writes it and Prometheus 2 stores it. Tests feed both, so the SLI is shown to match either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Spelling {
+    /// `1.0`, `5e-05`, `1e+06`.
+    Prometheus3,
+    /// `1`, `5e-05`, `1e+06`.
+    GoClient,
+}
+
 /// One synthetic series.
 #[derive(Debug, Clone)]
 pub(super) struct Feed {
     pub(super) name: String,
     pub(super) labels: BTreeMap<String, String>,
     pub(super) role: Role,
+    /// The bucket bound of a bucket series, whose `le` is written in the test's spelling.
+    pub(super) bound: Option<f64>,
 }
 
 impl Feed {
-    pub(super) fn series(&self) -> String {
+    pub(super) fn series(&self, spelling: Spelling) -> String {
+        let le = self.bound.map(|b| match spelling {
+            Spelling::Prometheus3 => bounds::prometheus3(b),
+            Spelling::GoClient => bounds::go(b),
+        });
         let labels: Vec<String> = self
             .labels
             .iter()
-            .map(|(k, v)| format!("{k}={}", promql::quote(v)))
+            .map(|(k, v)| {
+                let v = if k == "le" {
+                    le.as_ref().unwrap_or(v)
+                } else {
+                    v
+                };
+                format!("{k}={}", promql::quote(v))
+            })
             .collect();
         format!("{}{{{}}}", self.name, labels.join(","))
     }
@@ -48,24 +71,23 @@ pub(super) struct Query {
 }
 
 impl Query {
+    /// The selector of `metric` that the SLI query prints, with the same matchers.
     pub(super) fn new(
         service: &Service,
         metric: &str,
         selector: &Selector,
-        extra: &[(&str, &str)],
+        le: Option<&Vec<String>>,
     ) -> Query {
-        let mut matchers: BTreeMap<String, Vec<String>> = service
-            .selector
-            .iter()
-            .map(|(k, v)| (k.clone(), vec![v.clone()]))
-            .collect();
-        matchers.extend(selector.matchers.clone());
-        for (k, v) in extra {
-            matchers.insert(k.to_string(), vec![v.to_string()]);
+        let mut own = selector.matchers.clone();
+        if let Some(le) = le {
+            own.insert("le".into(), le.clone());
         }
         Query {
             name: metric.to_string(),
-            matchers,
+            matchers: promql::matchers(service, &own)
+                .into_iter()
+                .map(|m| (m.label, m.values))
+                .collect(),
         }
     }
 
@@ -86,25 +108,20 @@ pub(super) fn queries(service: &Service, slo: &Slo) -> Result<Vec<Query>> {
                 service,
                 &metric(service, slo, &errors.metric)?.sample_name(),
                 errors,
-                &[],
+                None,
             ),
             Query::new(
                 service,
                 &metric(service, slo, &total.metric)?.sample_name(),
                 total,
-                &[],
+                None,
             ),
         ],
         Sli::Latency { histogram, le, .. } => {
             let m = metric(service, slo, &histogram.metric)?;
             vec![
-                Query::new(
-                    service,
-                    &m.histogram_series("bucket"),
-                    histogram,
-                    &[("le", le)],
-                ),
-                Query::new(service, &m.histogram_series("count"), histogram, &[]),
+                Query::new(service, &m.histogram_series("bucket"), histogram, Some(le)),
+                Query::new(service, &m.histogram_series("count"), histogram, None),
             ]
         }
     })
@@ -154,6 +171,7 @@ pub(super) fn feeds(service: &Service, slo: &Slo, own: &[Query], uses: &Uses) ->
                     name: bad.name.clone(),
                     labels: good,
                     role: Role::Good,
+                    bound: None,
                 }
             } else {
                 let tm = metric(service, slo, &total.metric)?;
@@ -169,7 +187,11 @@ pub(super) fn feeds(service: &Service, slo: &Slo, own: &[Query], uses: &Uses) ->
             }
             Ok(vec![bad, other])
         }
-        Sli::Latency { histogram, le, .. } => {
+        Sli::Latency {
+            histogram,
+            threshold,
+            ..
+        } => {
             let m = metric(service, slo, &histogram.metric)?;
             let base = values.feed(
                 m,
@@ -178,7 +200,9 @@ pub(super) fn feeds(service: &Service, slo: &Slo, own: &[Query], uses: &Uses) ->
                 Role::Good,
             );
             let mut good = base.clone();
-            good.labels.insert("le".into(), le.clone());
+            good.labels
+                .insert("le".into(), bounds::prometheus3(*threshold));
+            good.bound = Some(*threshold);
             let mut all = base.clone();
             all.labels.insert("le".into(), "+Inf".into());
             all.role = Role::Total;
@@ -320,6 +344,7 @@ impl Values<'_> {
             name: name.to_string(),
             labels,
             role,
+            bound: None,
         }
     }
 }
