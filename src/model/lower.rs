@@ -805,15 +805,6 @@ impl Lowering {
                             "`+Inf` is added by itself; list only finite bounds",
                         );
                         ok = false;
-                    } else if let Some(bad) = values.iter().find(|v| !plain_bound(**v)) {
-                        self.error(
-                            file,
-                            b.span(),
-                            format!("bucket {bad} cannot be written as a plain `le` label value"),
-                            "exponent or too many digits",
-                            "use bounds from 0.0001 up to 1e15 with at most 15 significant digits, so every client writes the same `le`",
-                        );
-                        ok = false;
                     } else if let Some(w) = values.windows(2).find(|w| w[0] >= w[1]) {
                         let what = if w[0] == w[1] {
                             "duplicate"
@@ -1561,12 +1552,4 @@ fn errors_cover_total(service: &Service, errors: &Selector, total: &Selector) ->
                     _ => false,
                 },
             })
-}
-
-/// A bound whose shortest decimal form has no exponent and at most 15 significant digits: every client
-/// library (Rust's `{:?}`, dtoa, Go's strconv) then writes the same `le` text, which the SLI queries match.
-fn plain_bound(bound: f64) -> bool {
-    let text = format!("{bound:?}");
-    let digits = text.trim_start_matches('-').replace('.', "");
-    !text.contains('e') && digits.trim_start_matches('0').trim_end_matches('0').len() <= 15
 }

@@ -127,6 +127,7 @@ struct BurnRow {
     full_outage: String,
     at_factor: String,
     reset: String,
+    min_events: String,
 }
 
 #[derive(Serialize)]
@@ -398,6 +399,11 @@ fn burn_row(a: &BurnRateAlert) -> BurnRow {
         full_outage: human_seconds(a.time_to_fire_full_outage),
         at_factor: human_seconds(a.time_to_fire_at_factor),
         reset: human_seconds(a.reset_time),
+        min_events: if a.min_events == 0 {
+            "none".into()
+        } else {
+            format!("{} events in {}", a.min_events, a.long.promql())
+        },
     }
 }
 

@@ -282,8 +282,44 @@ fn dur(seconds: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::model::{lower, SourceFile};
+
+    /// The service `app` (job `app`, tier objective 99.9%, counter `requests` by open label `route`) with
+    /// `slos`, the `[slos.*]` tables of a spec.
+    pub(crate) fn service(slos: &str) -> Service {
+        let text = format!(
+            r#"version = 1
+
+[tiers.standard]
+objective = 99.9
+
+[service]
+name = "app"
+tier = "standard"
+team = "web"
+runbook_base_url = "https://runbooks.example.com/app"
+selector = {{ job = "app" }}
+
+[labels.route]
+help = "Route."
+max_values = 10
+
+[metrics.requests]
+type = "counter"
+help = "Requests."
+labels = ["route"]
+
+{slos}"#
+        );
+        let files = [SourceFile {
+            path: "slos/app.toml".into(),
+            text,
+        }];
+        let mut model = lower(&files).unwrap_or_else(|_| panic!("the spec is valid"));
+        model.services.remove(0)
+    }
 
     fn pair(long: u64, short: u64, for_: u64) -> PairKey {
         PairKey {

@@ -256,3 +256,44 @@ pub(super) fn firing_alerts<'c>(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emit::rule_tests::scenarios::Burn;
+    use crate::emit::rule_tests::series::{queries, Uses};
+
+    /// A claim that holds under one range semantics only fails generation: the replay checks both. During an
+    /// outage after clean traffic, Prometheus 3 (one sample less per window) crosses the 1h page's threshold a
+    /// step earlier; "nothing fires" at that step holds under 2 and not under 3.
+    #[test]
+    fn a_check_where_prometheus_2_and_3_disagree_is_rejected() {
+        let service = crate::emit::rule_tests::tests::service(
+            r#"[slos.availability]
+description = "Requests succeed."
+ratio.errors = { metric = "requests", match = { route = ["failing"] } }
+ratio.total = { metric = "requests" }
+"#,
+        );
+        let slo = &service.slos[0];
+        let own = queries(&service, slo).expect("queries");
+        let all = vec![own.clone()];
+        let uses = Uses::new(&all);
+        let case = SloCase::new(&service, slo, own, &uses).expect("case");
+        let g = 60;
+        let start = 3_600;
+        let disagreements: Vec<String> = (start / g..start / g + 10)
+            .filter_map(|step| {
+                let plan = Plan::new(
+                    vec![(start / g, Burn::Good), (0, Burn::Outage)],
+                    vec![(step * g, Claim::NoBurn)],
+                );
+                part(&case, &plan, step, g, 0).err().map(|e| e.to_string())
+            })
+            .collect();
+        assert!(
+            disagreements.iter().any(|e| e.contains("LeftOpen")),
+            "no step where only one semantics fires: {disagreements:?}"
+        );
+    }
+}

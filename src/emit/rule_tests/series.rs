@@ -352,32 +352,11 @@ impl Values<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{lower, SourceFile};
 
     /// Two SLOs on one counter whose errors each select `test` and one more value of the open label `route`.
     fn two_routes() -> Service {
-        let text = r#"version = 1
-
-[tiers.standard]
-objective = 99.9
-
-[service]
-name = "app"
-tier = "standard"
-team = "web"
-runbook_base_url = "https://runbooks.example.com/app"
-selector = { job = "app" }
-
-[labels.route]
-help = "Route."
-max_values = 10
-
-[metrics.requests]
-type = "counter"
-help = "Requests."
-labels = ["route"]
-
-[slos.first]
+        crate::emit::rule_tests::tests::service(
+            r#"[slos.first]
 description = "First."
 ratio.errors = { metric = "requests", match = { route = ["test", "test1"] } }
 ratio.total = { metric = "requests" }
@@ -386,13 +365,8 @@ ratio.total = { metric = "requests" }
 description = "Second."
 ratio.errors = { metric = "requests", match = { route = ["test", "test2"] } }
 ratio.total = { metric = "requests" }
-"#;
-        let files = [SourceFile {
-            path: "slos/app.toml".into(),
-            text: text.into(),
-        }];
-        let mut model = lower(&files).unwrap_or_else(|_| panic!("the spec is valid"));
-        model.services.remove(0)
+"#,
+        )
     }
 
     #[test]
