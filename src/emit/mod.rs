@@ -10,6 +10,7 @@ pub mod rule_tests;
 pub mod rust;
 pub mod schema;
 mod templates;
+mod yaml;
 
 use anyhow::Result;
 

@@ -1,5 +1,7 @@
 //! The minijinja environment shared by the template-based emitters; templates are compiled into the binary.
 
+use std::sync::OnceLock;
+
 use minijinja::{Environment, UndefinedBehavior};
 
 /// Templates under `templates/`, by name.
@@ -15,8 +17,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("index.md.j2", include_str!("../../templates/index.md.j2")),
 ];
 
-/// An environment with strict undefined values, kept trailing newlines, no auto-escaping.
-pub fn environment() -> Environment<'static> {
+/// The environment, compiled once per process: with strict undefined values, kept trailing newlines and no
+/// auto-escaping. Compiling it for every service was a tenth of the generator's time on large specs.
+pub fn environment() -> &'static Environment<'static> {
+    static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
+    ENVIRONMENT.get_or_init(compile)
+}
+
+fn compile() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);

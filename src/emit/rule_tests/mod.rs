@@ -108,7 +108,7 @@ pub fn emit(service: &Service) -> Result<Vec<(String, String)>> {
             group_eval_order: group_names.clone(),
             tests,
         };
-        let yaml = serde_norway::to_string(&file)
+        let yaml = super::yaml::to_string(&file)
             .with_context(|| format!("cannot serialize the rule tests of {}", service.name))?;
         let name = rule_test_file(&dur(g), g == finest);
         files.push((
