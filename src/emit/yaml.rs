@@ -253,7 +253,7 @@ fn unsigned_int(s: &str) -> bool {
     }
     !unpositive.starts_with(['+', '-'])
         && !digits_but_not_number(s)
-        && u128::from_str_radix(unpositive, 10).is_ok()
+        && unpositive.parse::<u128>().is_ok()
 }
 
 fn negative_int(s: &str) -> bool {
@@ -264,7 +264,7 @@ fn negative_int(s: &str) -> bool {
             }
         }
     }
-    !digits_but_not_number(s) && i128::from_str_radix(s, 10).is_ok()
+    !digits_but_not_number(s) && s.parse::<i128>().is_ok()
 }
 
 fn float(s: &str) -> bool {
