@@ -107,7 +107,10 @@ pub fn run(cli: &Cli) -> Outcome {
 
 /// Loads and lowers the specs; the error is the rendered diagnostics.
 pub fn build(slos: &std::path::Path) -> Result<model::Model, String> {
-    let files = load::spec_dir(slos).map_err(|e| format!("error: {e:#}\n"))?;
+    let files = load::spec_dir(slos).map_err(|e| match e.downcast::<load::NotUtf8>() {
+        Ok(bad) => diagnostics::render(&bad.files, &bad.problems),
+        Err(e) => format!("error: {e:#}\n"),
+    })?;
     model::lower(&files).map_err(|problems| diagnostics::render(&files, &problems))
 }
 
