@@ -1240,7 +1240,10 @@ fn part<'c>(
     nudge: u64,
 ) -> Result<(Vec<InputSeries<'c>>, Checks<'c>)> {
     let traffic = Traffic::new(plan, steps, nudge);
-    let offset = traffic.total * case.longest_window.seconds.div_ceil(g);
+    let offset = (traffic
+        .total
+        .checked_mul(case.longest_window.seconds.div_ceil(g)))
+    .context("the objective needs more test traffic than 64-bit counters hold")?;
     let series = case
         .feeds
         .iter()
@@ -1310,6 +1313,7 @@ impl Traffic {
         for (_, burn) in &plan.phases {
             if let Burn::Ratio(r) = burn {
                 while !r.is_zero()
+                    && total <= u64::MAX / 10
                     && r.mul(Exact::int(total))
                         .cmp_value(Exact::int(MIN_BAD_EVENTS))
                         .is_lt()
