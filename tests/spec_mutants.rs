@@ -22,7 +22,7 @@ use mutate::{Mutant, SpecDir};
 use slogen::cli::{Cli, Command, Paths};
 
 /// Cases of the short run in the normal test suite.
-const SHORT_RUN: u64 = 4_000;
+const SHORT_RUN: u64 = 6_000;
 /// Seed of case 0 unless `SLOGEN_MUTANTS_SEED` says otherwise.
 const DEFAULT_SEED: u64 = 0x5109_e4d0_2026_0008;
 /// Every this many cases goes through the binary instead of in-process.

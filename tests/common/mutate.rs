@@ -106,7 +106,22 @@ fn mutate(rng: &mut fastrand::Rng, bytes: &mut Vec<u8>, donor: &[u8]) -> String 
     let mut lines: Vec<Vec<u8>> = bytes.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
     let n = lines.len();
     let line = rng.usize(..n);
-    let what = match rng.u8(..16) {
+    let what = match rng.u8(..18) {
+        16 | 17 => {
+            // Another line's value: the right type often, the right meaning rarely.
+            let values: Vec<Vec<u8>> = lines
+                .iter()
+                .filter_map(|l| {
+                    let at = l.windows(3).position(|w| w == b" = ")?;
+                    Some(l[at + 3..].to_vec())
+                })
+                .collect();
+            if values.is_empty() {
+                return "no value to copy".into();
+            }
+            let value = String::from_utf8_lossy(&values[rng.usize(..values.len())]).into_owned();
+            replace_value(&mut lines, rng, &value)
+        }
         14 | 15 => {
             lines[line].insert(0, b'#');
             format!("commented out line {}", line + 1)
