@@ -174,3 +174,33 @@ fn every_spec_file_points_at_the_schema() {
         );
     }
 }
+
+#[test]
+fn a_file_that_is_not_utf8_gets_a_position_at_its_first_invalid_byte() {
+    let dir = scratch();
+    let spec = dir.path().join("slos/backend.toml");
+    let mut bytes = std::fs::read(&spec).unwrap();
+    let at = bytes.windows(9).position(|w| w == b"[service]").unwrap();
+    let line = 1 + bytes[..at].iter().filter(|b| **b == b'\n').count();
+    bytes.splice(at + 3..at + 3, [0xff, b'x']);
+    std::fs::write(&spec, bytes).unwrap();
+    std::fs::write(dir.path().join("slos/other.toml"), b"version = 1\n\xc3").unwrap();
+    let out = slogen(&["validate"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("┌─ slos/backend.toml:{line}:4")),
+        "{err}"
+    );
+    assert!(err.contains("byte 0xFF is not valid UTF-8"), "{err}");
+    assert!(
+        err.contains("┌─ slos/other.toml:2:1"),
+        "every file is checked:\n{err}"
+    );
+    assert!(err.contains("byte 0xC3 is not valid UTF-8"), "{err}");
+    assert!(err.contains("help: TOML files are UTF-8"), "{err}");
+    assert!(
+        err.ends_with("error: 2 problems found; nothing was written\n"),
+        "{err}"
+    );
+}
