@@ -31,7 +31,7 @@ pub struct WriteSummary {
 }
 
 /// The outputs plus the manifest that lists them all (itself included), sorted by path.
-pub fn with_manifest(outputs: &[Output]) -> Vec<Output> {
+fn with_manifest(outputs: &[Output]) -> Vec<Output> {
     let mut paths: BTreeSet<&str> = outputs.iter().map(|o| o.path.as_str()).collect();
     paths.insert(MANIFEST);
     let manifest = Output {
@@ -67,10 +67,30 @@ pub fn write(out: &Path, slos: &Path, outputs: &[Output]) -> Result<WriteSummary
             dir.shown.display()
         )));
     }
-    // The manifest on disk always lists every file of slogen's there, so a concurrent run never takes one for
-    // a file it did not write: new paths are claimed before their files land, and orphans are removed before
-    // the manifest stops listing them.
-    let mut files = std::mem::take(&mut staged.files);
+    let files = std::mem::take(&mut staged.files);
+    let temps: Vec<PathBuf> = files.iter().map(|(tmp, _, _)| tmp.clone()).collect();
+    let result = commit(&dir, files, &paths, &mut summary);
+    if result.is_err() {
+        // Moved files are gone from their temporary names already; the rest must not stay behind.
+        for tmp in temps {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+    result.map(|()| summary)
+}
+
+/// Moves the staged files into place and removes orphans, in the order that keeps the manifest on disk
+/// listing every file of slogen's there, so a concurrent run never takes one for a file it did not write:
+/// 1. when new paths appear, the manifest claims them first (with the orphans still listed, if any);
+/// 2. the outputs are renamed into place;
+/// 3. orphans and the folders they leave empty are removed;
+/// 4. the final manifest is renamed into place.
+fn commit(
+    dir: &OutDir,
+    mut files: Vec<(PathBuf, PathBuf, String)>,
+    paths: &BTreeSet<&str>,
+    summary: &mut WriteSummary,
+) -> Result<()> {
     let mut manifest: Vec<_> = files
         .iter()
         .position(|(_, _, rel)| rel == MANIFEST)
@@ -84,54 +104,34 @@ pub fn write(out: &Path, slos: &Path, outputs: &[Output]) -> Result<WriteSummary
         .collect();
     if !manifest.is_empty() && paths.iter().any(|p| !dir.owned.contains(*p)) {
         if orphans.is_empty() {
-            files.insert(0, manifest.remove(0));
+            place(&manifest.split_off(0), summary)?;
         } else {
             let mut claim = paths.clone();
             claim.extend(dir.owned.iter().map(String::as_str));
-            match create_temp(&dir.root, owned::manifest(&claim).as_bytes()) {
-                Ok(tmp) => files.insert(0, (tmp, dir.root.join(MANIFEST), String::new())),
-                Err(e) => {
-                    staged.files = files.into_iter().chain(manifest).collect();
-                    staged.abandon();
-                    return Err(
-                        anyhow!(e).context("cannot write the manifest; nothing was replaced")
-                    );
-                }
-            }
-        }
-    }
-    if let Err(e) = place(&files, &mut summary) {
-        for (tmp, _, _) in &manifest {
-            let _ = std::fs::remove_file(tmp);
-        }
-        return Err(e);
-    }
-    for orphan in orphans {
-        match remove_orphan(&dir.root, orphan) {
-            Ok(true) => summary.removed.push(orphan.clone()),
-            Ok(false) => {}
-            Err(e) => {
-                for (tmp, _, _) in &manifest {
-                    let _ = std::fs::remove_file(tmp);
-                }
+            let tmp = create_temp(&dir.root, owned::manifest(&claim).as_bytes())
+                .context("cannot write the manifest")?;
+            let interim = [(tmp, dir.root.join(MANIFEST), String::new())];
+            if let Err(e) = place(&interim, summary) {
+                let _ = std::fs::remove_file(&interim[0].0);
                 return Err(e);
             }
         }
     }
-    remove_emptied_dirs(&dir.root, &summary.removed, &paths);
-    place(&manifest, &mut summary)?;
-    Ok(summary)
+    place(&files, summary)?;
+    for orphan in orphans {
+        if remove_orphan(&dir.root, orphan)? {
+            summary.removed.push(orphan.clone());
+        }
+    }
+    remove_emptied_dirs(&dir.root, &summary.removed, paths);
+    place(&manifest, summary)
 }
 
-/// Renames staged files into place in order; on a failure, removes the temporary files not yet moved.
+/// Renames staged files into place in order (an empty relative path is an interim manifest, not counted).
 fn place(files: &[(PathBuf, PathBuf, String)], summary: &mut WriteSummary) -> Result<()> {
-    for (i, (tmp, target, rel)) in files.iter().enumerate() {
-        if let Err(e) = std::fs::rename(tmp, target) {
-            for (tmp, _, _) in &files[i..] {
-                let _ = std::fs::remove_file(tmp);
-            }
-            return Err(anyhow!(e).context(format!("cannot move {} into place", target.display())));
-        }
+    for (tmp, target, rel) in files {
+        std::fs::rename(tmp, target)
+            .with_context(|| format!("cannot move {} into place", target.display()))?;
         if !rel.is_empty() {
             summary.written.push(rel.clone());
         }
