@@ -18,9 +18,10 @@ pub struct NotUtf8 {
     pub problems: Vec<Problem>,
 }
 
+/// The rendered diagnostics, so callers that only print the error (such as `slogen-load`) show positions too.
 impl std::fmt::Display for NotUtf8 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} spec file(s) are not UTF-8", self.problems.len())
+        f.write_str(crate::diagnostics::render(&self.files, &self.problems).trim_end())
     }
 }
 
