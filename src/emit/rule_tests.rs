@@ -1240,10 +1240,11 @@ fn part<'c>(
     nudge: u64,
 ) -> Result<(Vec<InputSeries<'c>>, Checks<'c>)> {
     let traffic = Traffic::new(plan, steps, nudge);
-    let offset = (traffic
+    let offset = traffic
         .total
-        .checked_mul(case.longest_window.seconds.div_ceil(g)))
-    .context("the objective needs more test traffic than 64-bit counters hold")?;
+        .checked_mul(case.longest_window.seconds.div_ceil(g));
+    let offset =
+        offset.context("the objective needs more test traffic than 64-bit counters hold")?;
     let series = case
         .feeds
         .iter()
