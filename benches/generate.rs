@@ -214,7 +214,7 @@ fn end_to_end(c: &mut Criterion, sizes: &[usize]) {
                 |out| {
                     let files = load::spec_dir(&spec_dir).expect("specs read");
                     let outputs = emit::emit_all(&lower(&files)).expect("emits");
-                    write::write(out.path(), &outputs).expect("written");
+                    write::write(out.path(), &spec_dir, &outputs).expect("written");
                     out
                 },
                 BatchSize::PerIteration,

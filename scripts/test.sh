@@ -17,6 +17,12 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# Shared material (the Grafana JSON Schemas the dashboard test validates against) lives beside the checkout.
+if [ ! -d ../shared/schemas/grafana ]; then
+  echo "missing ../shared/schemas/grafana: the tests read the Grafana JSON Schemas from the shared/ folder beside this checkout" >&2
+  exit 1
+fi
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo run --quiet --locked --bin slogen -- check

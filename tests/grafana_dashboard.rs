@@ -1,6 +1,7 @@
 //! The Grafana dashboard emitter, checked against Grafana's own JSON Schemas and against the model.
 //!
-//! The schemas (from grafana/grafana-foundation-sdk, copied under `tests/schemas/grafana/`) are stricter than
+//! The schemas (from grafana/grafana-foundation-sdk, read from `../shared/schemas/grafana/` beside the
+//! repository, where CI also has them; see that folder's ORIGIN.md) are stricter than
 //! Grafana, so they lint our output: the dashboard schema covers the frame, and each panel's `options`,
 //! `fieldConfig.defaults.custom` and `targets` are checked against the schema of its panel type and of the
 //! Prometheus query, which the dashboard schema leaves open. Every query is parsed as PromQL, every recording
@@ -61,10 +62,21 @@ impl Lint {
     }
 }
 
+/// The shared schema folder, `../shared/schemas/grafana/` from the repository root. The schemas are shared
+/// material, not copied into the repository; a missing folder fails with how to get it.
+fn schema_dir() -> std::path::PathBuf {
+    let dir = common::root().join("../shared/schemas/grafana");
+    assert!(
+        dir.is_dir(),
+        "the Grafana JSON Schemas are missing: expected the folder {} (`shared/schemas/grafana/` beside \
+         this repository's checkout, as CI has it); clone or copy `shared/` next to the repository and rerun",
+        dir.display()
+    );
+    dir
+}
+
 fn schema(name: &str) -> Value {
-    let path = common::root()
-        .join("tests/schemas/grafana")
-        .join(format!("{name}.jsonschema.json"));
+    let path = schema_dir().join(format!("{name}.jsonschema.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("schema is JSON")
 }

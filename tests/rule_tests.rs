@@ -34,7 +34,7 @@ fn generated_rule_tests_pass_under_promtool() {
     for (name, dir) in spec_dirs::all() {
         let outputs = emit::emit_all(&lower(&dir)).expect("emit");
         let out_dir = tmp.path().join(&name);
-        slogen::write::write(&out_dir, &outputs).expect("write outputs");
+        slogen::write::write(&out_dir, &dir, &outputs).expect("write outputs");
         let mut by_service: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
         for o in outputs.iter().filter(|o| is_rule_test(o)) {
             let service = o.path.split('/').next().unwrap().to_string();

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use super::cases::{render, SloCase};
 use super::scenarios::{Claim, Plan};
@@ -144,7 +144,9 @@ pub(super) fn part<'c>(
     nudge: u64,
 ) -> Result<(Vec<InputSeries<'c>>, Checks<'c>, Vec<ExprTest>)> {
     let traffic = Traffic::new(plan, steps, nudge);
-    let offset = traffic.offset(case.longest_window.seconds, g);
+    let offset = traffic
+        .offset(case.longest_window.seconds, g)
+        .context("the objective needs more test traffic than 64-bit counters hold")?;
     let spelled = match plan.spelling {
         Spelling::Prometheus3 => &case.series[0],
         Spelling::GoClient => &case.series[1],

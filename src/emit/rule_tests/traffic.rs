@@ -54,6 +54,7 @@ impl Traffic {
         for (_, burn) in &plan.phases {
             if let Burn::Ratio(r) = burn {
                 while !r.is_zero()
+                    && total <= u64::MAX / 10
                     && r.mul(Exact::int(total))
                         .cmp_value(Exact::int(MIN_BAD_EVENTS))
                         .is_lt()
@@ -99,8 +100,9 @@ impl Traffic {
         }
     }
 
-    /// The counters' value before the first event: high enough that `rate()` never extrapolates to zero.
-    pub(super) fn offset(&self, longest_window: u64, g: u64) -> u64 {
+    /// The counters' value before the first event: high enough that `rate()` never extrapolates to zero;
+    /// `None` when that does not fit a 64-bit counter.
+    pub(super) fn offset(&self, longest_window: u64, g: u64) -> Option<u64> {
         let most = self
             .events
             .iter()
@@ -108,7 +110,7 @@ impl Traffic {
             .max()
             .unwrap_or(0)
             .max(self.total);
-        most * longest_window.div_ceil(g)
+        most.checked_mul(longest_window.div_ceil(g))
     }
 
     /// promtool's expanding notation: `start`, then `a+bxn` for each run of equal increments.
