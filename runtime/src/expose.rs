@@ -465,7 +465,7 @@ struct LeText {
 }
 
 impl LeText {
-    /// Makes the text match `bounds`: each bound as `format!("{bound:?}")` prints it, then `+Inf`.
+    /// Makes the text match `bounds`: each bound as [`le_value`] spells it, then `+Inf`.
     fn update(&mut self, bounds: &'static [f64]) {
         if self.bounds.is_some_and(|known| ptr::eq(known, bounds)) {
             return;
@@ -473,7 +473,8 @@ impl LeText {
         self.text.clear();
         self.ends.clear();
         for bound in bounds {
-            write!(self.text, "le=\"{bound:?}\"}} ").expect("writing to a Vec cannot fail");
+            write!(self.text, "le=\"{}\"}} ", le_value(*bound))
+                .expect("writing to a Vec cannot fail");
             self.ends.push(self.text.len());
         }
         self.text.extend_from_slice(b"le=\"+Inf\"} ");
@@ -553,6 +554,35 @@ impl Series<'_> {
         }
         self.out.push(b' ');
     }
+}
+
+/// A bucket bound as Prometheus 3 normalises `le` on ingestion: Go's `strconv.FormatFloat(f, 'g', -1, 64)`
+/// (shortest digits; exponent form, at least two exponent digits, when the decimal exponent is below -4 or
+/// at least 6), plus `.0` when that has no `.` or `e`. Exposing the normalised text means the series a rule or a
+/// dashboard selects with `le="1.0"` is the one Prometheus stored, whichever version scrapes it.
+pub fn le_value(bound: f64) -> String {
+    if bound.is_nan() {
+        return "NaN".into();
+    }
+    if bound.is_infinite() {
+        return if bound > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    // `{:e}` gives the shortest digits that parse back, as Go's `-1` precision does: `d.ddde-5`.
+    let scientific = format!("{bound:e}");
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .expect("`{:e}` always writes an exponent");
+    let exponent: i32 = exponent.parse().expect("`{:e}` writes an integer exponent");
+    let mut text = if (-4..6).contains(&exponent) {
+        format!("{bound}")
+    } else {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.abs())
+    };
+    if !text.contains(['.', 'e']) {
+        text.push_str(".0");
+    }
+    text
 }
 
 /// A sample value: the shortest text that parses back to `value`, and the spellings both formats use for

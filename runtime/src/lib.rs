@@ -54,8 +54,8 @@ pub mod reference;
 pub mod slow_query;
 
 pub use expose::{
-    encode, encode_openmetrics, encode_prometheus, encode_text, register, Format, MetricSet,
-    Visitor, DROPPED_METRIC, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE,
+    encode, encode_openmetrics, encode_prometheus, encode_text, le_value, register, Format,
+    MetricSet, Visitor, DROPPED_METRIC, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE,
 };
 pub use family::{AnyFamily, Family};
 pub use label::{Dimension, LabelSet, LabelValue, NoLabels, OpenLabel, Slot, OVERFLOW_VALUE};
