@@ -1,9 +1,7 @@
 //! The crate's own encoders (`encode_prometheus`, `encode_openmetrics`): exact output, agreement with
 //! prometheus-client's encoder, `promtool check metrics`, and a real Prometheus scraping them.
 
-// The generator's exact output (a test in the generator keeps it current); `rustfmt::skip` keeps
-// `cargo fmt` from rewriting it.
-#[rustfmt::skip]
+// The generator's exact output (a test in the generator keeps it current).
 #[path = "contract/example_metrics.rs"]
 mod example_metrics;
 #[path = "support/labels.rs"]
