@@ -11,7 +11,7 @@ use std::process::Command;
 fn rustfmt_leaves_every_generated_module_alone() {
     let dirs = spec_dirs::all().into_iter().map(|(_, dir)| dir).chain([
         common::root().join("runtime/tests/contract"),
-        common::root().join("runtime/tests/e2e/slos"),
+        common::root().join("examples/reference-service/tests/e2e/slos"),
     ]);
     let scratch = tempfile::tempdir().expect("a scratch directory");
     let mut checked = 0;

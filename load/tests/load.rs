@@ -20,7 +20,7 @@ use serde_json::Value;
 use services::{Postgres, RedisServer};
 use slogen::model::Sli;
 use slogen_load::{self as load, Endpoint, LoadConfig, SloStatus, Verdict};
-use slogen_runtime::reference::{app as reference_app, AppState, Settings};
+use slogen_reference_service::{app as reference_app, AppState, Settings};
 use tokio::time::Instant;
 
 /// The stalling route freezes every request for this long, starting with its `STALL_AT`th request.

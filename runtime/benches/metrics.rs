@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
-use slogen_runtime::reference::metrics::{
+use slogen_reference_service::metrics::{
     HttpRequestDurationLabels, HttpRequestsLabels, Method, Metrics, Outcome, Status,
 };
 use slogen_runtime::{

@@ -25,7 +25,6 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Error, NoTls, Row};
 
-use crate::http::RequestId;
 use crate::record::{Outcome, QueryRecorder, SqlOperation};
 use crate::slow_query::{SlowQuery, SlowQueryLog};
 
@@ -155,9 +154,14 @@ impl<R: QueryRecorder + ?Sized> Database<R> {
         statement: &str,
     ) {
         self.recorder.slow_query(operation, table);
-        let request_id = crate::http::current_request_id();
+        // The request's ID when the statement runs inside the HTTP layer (feature `axum`); only on this
+        // slow path, so the copy costs nothing that matters.
+        #[cfg(feature = "axum")]
+        let request_id = crate::http::current_request_id().map(|id| id.as_str().to_owned());
+        #[cfg(not(feature = "axum"))]
+        let request_id: Option<String> = None;
         let entry = SlowQuery {
-            request_id: request_id.as_ref().map(RequestId::as_str),
+            request_id: request_id.as_deref(),
             operation,
             table,
             duration: elapsed,

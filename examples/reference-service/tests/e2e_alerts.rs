@@ -5,11 +5,11 @@
 //! scrape and evaluation slack; the SLI must report the injected error ratio; every series the rules read
 //! must exist; and no process may outlive the test.
 
-#[path = "support/prometheus.rs"]
+#[path = "../../../runtime/tests/support/prometheus.rs"]
 mod prometheus_server;
 #[path = "support/reference.rs"]
 mod reference;
-#[path = "support/services.rs"]
+#[path = "../../../runtime/tests/support/services.rs"]
 mod services;
 
 use std::collections::BTreeMap;

@@ -39,14 +39,14 @@ use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 
 use super::metrics::{Metrics, Provider};
-use crate::cache::{Cache, CacheConfig, CacheError};
-use crate::config::{ConfigError, RuntimeConfig};
-use crate::db::Database;
-use crate::endpoints::{metrics_router, Summary};
-use crate::external::{ExternalApiTracker, TimedOut};
-use crate::http::{current_request_id, HttpMetricsLayer, REQUEST_ID_HEADER};
-use crate::jobs::{every, run_job, JobPanicked};
-use crate::slow_query::{SlowQueryConfig, SlowQueryLog};
+use slogen_runtime::cache::{Cache, CacheConfig, CacheError};
+use slogen_runtime::config::{ConfigError, RuntimeConfig};
+use slogen_runtime::db::Database;
+use slogen_runtime::endpoints::{metrics_router, Summary};
+use slogen_runtime::external::{ExternalApiTracker, TimedOut};
+use slogen_runtime::http::{current_request_id, HttpMetricsLayer, REQUEST_ID_HEADER};
+use slogen_runtime::jobs::{every, run_job, JobPanicked};
+use slogen_runtime::slow_query::{SlowQueryConfig, SlowQueryLog};
 
 /// The variable holding the PostgreSQL URL (required).
 pub const DATABASE_URL: &str = "DATABASE_URL";

@@ -3,9 +3,10 @@
 
 #[path = "support/reference.rs"]
 mod reference;
-#[path = "support/services.rs"]
+#[path = "../../../runtime/tests/support/services.rs"]
 mod services;
 
+#[path = "../../../runtime/tests/provider/mod.rs"]
 mod provider;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,7 +21,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use services::{unique_name, Postgres, RedisServer};
 use slogen::model::Service;
-use slogen_runtime::reference::Settings;
+use slogen_reference_service::Settings;
 
 /// Series Prometheus itself attaches to every target; a selector on them is not about the service.
 const TARGET_SERIES: &[&str] = &[
