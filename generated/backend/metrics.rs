@@ -469,7 +469,7 @@ pub struct Metrics {
     pub db_queries: Family<DbQueriesLabels<'static>, Counter>,
     /// Time a PostgreSQL statement took, including waiting for a pooled connection.
     pub db_query_duration: Family<DbQueryDurationLabels<'static>, Histogram>,
-    /// PostgreSQL statements slower than the slow-query threshold (500 ms), each written to the slow-query log.
+    /// PostgreSQL statements slower than the slow-query threshold (SLOW_QUERY_THRESHOLD_SECONDS), each written to the slow-query log.
     pub db_slow_queries: Family<DbSlowQueriesLabels<'static>, Counter>,
     /// Slow queries that could not be written to the slow-query log, so they are missing from it.
     pub db_slow_query_log_write_errors: Family<NoLabels, Counter>,
@@ -563,7 +563,7 @@ impl Metrics {
             ),
             db_slow_queries: Family::new(
                 "db_slow_queries",
-                "PostgreSQL statements slower than the slow-query threshold (500 ms), each written to the slow-query log.",
+                "PostgreSQL statements slower than the slow-query threshold (SLOW_QUERY_THRESHOLD_SECONDS), each written to the slow-query log.",
                 None,
                 vec![
                     Dimension::closed::<DbOperation>(),

@@ -3,7 +3,8 @@
 //!
 //! | Route | What it does | Feeds |
 //! |---|---|---|
-//! | `GET /health` | liveness | `http_*` |
+//! | `GET /health` | liveness: the process serves requests | `http_*` |
+//! | `GET /ready` | readiness: PostgreSQL and Redis answer within `READINESS_TIMEOUT_SECONDS` (503 if not) | `http_*` |
 //! | `POST /users` | inserts a user, caches it | `db_*` (insert), `cache_*` (set) |
 //! | `GET /users/{id}` | reads a user through the cache | `cache_*` (get), `db_*` (select) on a miss |
 //! | `PATCH /users/{id}` | renames a user, evicts it | `db_*` (update), `cache_*` (delete) |
@@ -11,13 +12,30 @@
 //! | `POST /payments` | charges a card at the provider | `external_api_*` (`stripe`, `create_charge`) |
 //! | `POST /newsletter/subscriptions` | subscribes an email | `external_api_*` (`beehiiv`, `add_subscriber`) |
 //! | `POST /jobs/{name}/run` | runs a background job now | `job_*`, `jobs_running` |
-//! | `GET /slow?ms=` | a statement sleeping `ms` in PostgreSQL | latency, `db_slow_queries` |
-//! | `GET`/`POST /admin/faults` | reads or sets the fault switch | — |
+//! | `GET /slow?ms=` | a statement sleeping `ms` in PostgreSQL (development only) | latency, `db_slow_queries` |
+//! | `GET`/`POST /admin/faults` | reads or sets the fault switch (development only) | — |
 //! | `GET /metrics`, `GET /metrics/summary` | exposition, development digest | — |
 //!
 //! The fault switch makes a share of API requests (the routes above `/admin`, except `/health`) answer 500
 //! and adds latency to all of them, so alerts and dashboards can be watched reacting. It is
-//! unauthenticated: this is a demonstration service, not a template for production access control.
+//! unauthenticated, so it and `/slow` exist only with `APP_ENV=development`.
+//!
+//! # Failures and the availability SLI
+//!
+//! The availability SLI counts `status="5xx"` answers as errors, so every failure of the service's own
+//! making must be a 5xx and every client mistake a 4xx:
+//!
+//! | Failure | Answer |
+//! |---|---|
+//! | PostgreSQL unreachable, down, or no pooled connection within `DB_CONNECT_TIMEOUT_SECONDS` | 503 |
+//! | a statement past `DB_STATEMENT_TIMEOUT_SECONDS` (server hung or slow) | 503 |
+//! | any other PostgreSQL error | 500 |
+//! | an injected fault | 500 |
+//! | a provider refusing or failing / not answering in time | 502 / 504 |
+//! | malformed JSON, a NUL character in a string, a too-long `/slow` | 400 or 422 |
+//!
+//! A request touching PostgreSQL therefore answers within connect timeout + statement timeout (per
+//! statement), never waiting for the client to give up (which would be counted as 499, outside the SLI).
 
 use std::error::Error;
 use std::fmt;
@@ -41,7 +59,7 @@ use tokio_postgres::error::SqlState;
 use super::metrics::{Metrics, Provider};
 use slogen_runtime::cache::{Cache, CacheConfig, CacheError};
 use slogen_runtime::config::{ConfigError, RuntimeConfig};
-use slogen_runtime::db::Database;
+use slogen_runtime::db::{Database, DbError, DbSettings};
 use slogen_runtime::endpoints::{metrics_router, Summary};
 use slogen_runtime::external::{ExternalApiTracker, TimedOut};
 use slogen_runtime::http::{current_request_id, HttpMetricsLayer, REQUEST_ID_HEADER};
@@ -82,6 +100,9 @@ const SEND_DIGEST_EMAILS: &str = "send_digest_emails";
 /// Serializes the schema creation of concurrent instances sharing a database.
 const MIGRATION_LOCK: i64 = 0x5106_0001;
 
+/// The `application_name` of the service's PostgreSQL sessions, unless `DATABASE_URL` sets one.
+const APPLICATION_NAME: &str = "reference-service";
+
 /// The reference service's settings: the runtime's plus where its dependencies are.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -113,10 +134,12 @@ impl Settings {
     /// malformed or missing variable at once.
     pub fn from_vars(vars: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let mut problems = Vec::new();
-        let runtime = RuntimeConfig::from_vars(&vars).unwrap_or_else(|error: ConfigError| {
-            problems.extend(error.invalid().iter().map(ToString::to_string));
-            RuntimeConfig::default()
-        });
+        let runtime = RuntimeConfig::from_vars(&vars)
+            .and_then(|runtime| runtime.check_routes(OWN_ROUTES).map(|()| runtime))
+            .unwrap_or_else(|error: ConfigError| {
+                problems.extend(error.invalid().iter().map(ToString::to_string));
+                RuntimeConfig::default()
+            });
         let mut read = |name: &str,
                         default: Option<&str>,
                         check: fn(&str) -> Result<(), String>| {
@@ -226,7 +249,7 @@ impl Error for SettingsError {}
 #[derive(Debug)]
 pub enum StartError {
     /// PostgreSQL is unreachable or refused the schema.
-    Database(tokio_postgres::Error),
+    Database(DbError),
     /// The Redis URL is unusable (an unreachable Redis is not an error: the cache reconnects).
     Cache(CacheError),
     /// The HTTP client for the payment provider could not be built.
@@ -281,7 +304,9 @@ impl AppState {
         let slow_log = Arc::new(SlowQueryLog::new(SlowQueryConfig::from_runtime(
             &settings.runtime,
         )));
-        let db = Database::connect(&settings.database_url, Arc::clone(&metrics), slow_log)
+        let db_settings =
+            DbSettings::from_runtime(&settings.database_url, APPLICATION_NAME, &settings.runtime);
+        let db = Database::connect(db_settings, Arc::clone(&metrics), slow_log)
             .await
             .map_err(StartError::Database)?;
         migrate(&db).await.map_err(StartError::Database)?;
@@ -331,19 +356,15 @@ impl AppState {
     }
 }
 
-/// Creates the `users` table once, under an advisory lock so instances starting together do not race.
-async fn migrate(db: &Database<Metrics>) -> Result<(), tokio_postgres::Error> {
-    db.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
-        .await?;
-    let created = db
-        .execute(
-            "CREATE TABLE IF NOT EXISTS users (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE)",
-            &[],
-        )
-        .await;
-    db.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
-        .await?;
-    created.map(drop)
+/// Creates the `users` table once, under a transaction-scoped advisory lock so instances starting together
+/// do not race: one statement, so lock and creation share the pooled connection and the transaction.
+async fn migrate(db: &Database<Metrics>) -> Result<(), DbError> {
+    let statement = format!(
+        "DO $$ BEGIN PERFORM pg_advisory_xact_lock({MIGRATION_LOCK}); \
+         CREATE TABLE IF NOT EXISTS users (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE); \
+         END $$"
+    );
+    db.table("users").execute(&statement, &[]).await.map(drop)
 }
 
 /// Spawns the periodic `refresh_user_count` job.
@@ -372,14 +393,17 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/payments", post(create_payment))
         .route("/newsletter/subscriptions", post(subscribe))
         .route("/jobs/{name}/run", post(run_named_job))
-        .route("/slow", get(slow))
+        .merge(development_routes(&state.config))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             inject_faults,
         ));
-    let operations = Router::new()
+    let mut operations = Router::new()
         .route("/health", get(health))
-        .route("/admin/faults", get(faults).post(set_faults));
+        .route("/ready", get(ready));
+    if state.config.development() {
+        operations = operations.route("/admin/faults", get(faults).post(set_faults));
+    }
     let summary: Arc<dyn Summary> = Arc::clone(&state.metrics) as Arc<dyn Summary>;
     let exposition = metrics_router(Arc::clone(&state.metrics), Some(summary), &state.config);
     let layer = HttpMetricsLayer::new(Arc::clone(&state.metrics));
@@ -395,7 +419,7 @@ enum ApiError {
     NotFound(&'static str),
     Conflict(&'static str),
     Invalid(String),
-    Database(tokio_postgres::Error),
+    Database(DbError),
     Upstream(StatusCode, Value),
     InjectedFault,
 }
@@ -411,10 +435,20 @@ impl IntoResponse for ApiError {
             ApiError::Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, json!({ "error": why })),
             ApiError::Database(error) => {
                 tracing::error!(%error, "database error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({ "error": "database error" }),
-                )
+                match error {
+                    DbError::Unavailable(_) => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        json!({ "error": "database unavailable" }),
+                    ),
+                    error if error.is_timeout() => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        json!({ "error": "database timeout" }),
+                    ),
+                    _ => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        json!({ "error": "database error" }),
+                    ),
+                }
             }
             ApiError::Upstream(status, body) => (status, body),
             ApiError::InjectedFault => (
@@ -426,16 +460,64 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<tokio_postgres::Error> for ApiError {
-    fn from(error: tokio_postgres::Error) -> Self {
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
         ApiError::Database(error)
     }
 }
 
 type AppResult<T> = Result<T, ApiError>;
 
+/// Liveness: answers as long as the process serves requests, whatever its dependencies do (restarting
+/// the process would not bring them back).
 async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: whether PostgreSQL and Redis both answer within the readiness timeout, checked together.
+async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
+    let deadline = state.config.readiness_timeout;
+    let (postgres, redis) = tokio::join!(state.db.ping(deadline), state.cache.ping(deadline));
+    let status = if postgres && redis {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({ "postgres": postgres, "redis": redis })),
+    )
+}
+
+/// The demonstration routes that would be a liability in production: `/slow` holds a connection on
+/// request. Only with `APP_ENV=development`.
+fn development_routes(config: &RuntimeConfig) -> Router<Arc<AppState>> {
+    if config.development() {
+        Router::new().route("/slow", get(slow))
+    } else {
+        Router::new()
+    }
+}
+
+/// The paths the service serves itself, which `METRICS_ENDPOINT` must not take.
+pub const OWN_ROUTES: &[&str] = &[
+    "/users",
+    "/payments",
+    "/newsletter/subscriptions",
+    "/slow",
+    "/health",
+    "/ready",
+    "/admin/faults",
+];
+
+/// Rejects text PostgreSQL cannot store (a NUL character), as the client's mistake rather than a 500.
+fn storable(field: &str, value: &str) -> AppResult<()> {
+    if value.contains('\0') {
+        return Err(ApiError::Invalid(format!(
+            "{field} must not contain a NUL character"
+        )));
+    }
+    Ok(())
 }
 
 /// A user as stored and cached.
@@ -470,6 +552,8 @@ async fn create_user(
     State(state): State<Arc<AppState>>,
     Json(new): Json<NewUser>,
 ) -> AppResult<(StatusCode, Json<User>)> {
+    storable("name", &new.name)?;
+    storable("email", &new.email)?;
     let inserted = state
         .db
         .query_one(
@@ -518,6 +602,7 @@ async fn rename_user(
     Path(id): Path<i64>,
     Json(rename): Json<Rename>,
 ) -> AppResult<Json<User>> {
+    storable("name", &rename.name)?;
     let row = state
         .db
         .query_opt(

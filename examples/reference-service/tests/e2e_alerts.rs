@@ -458,7 +458,7 @@ async fn the_page_alert_fires_on_injected_errors_and_clears_when_they_stop() {
     let backend = Running::start(
         postgres.url(),
         redis.url(),
-        &[("APP_ENV", "production".to_owned())],
+        &[("APP_ENV", "development".to_owned())],
     )
     .await;
     let user = backend.create_user("alerta").await;
