@@ -41,8 +41,7 @@
 //! is opt-in, so a service compiles only the clients it uses:
 //!
 //! - `prometheus-client`: `register` and `encode_text`;
-//! - `axum`: the tower/axum HTTP layer (`http`) and the `/metrics`, `/health`, `/ready` endpoints
-//!   (`endpoints`);
+//! - `axum`: the tower/axum HTTP layer (`http`) and the `/metrics` endpoint (`endpoints`);
 //! - `postgres`: the pooled, instrumented PostgreSQL client (`db`) and the slow-query log (`slow_query`);
 //! - `redis`: the instrumented Redis cache (`cache`);
 //! - `reqwest`: external API call tracking (`external`);
