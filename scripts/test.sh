@@ -27,3 +27,7 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo run --quiet --locked --bin slogen -- check
 cargo test --workspace --locked
+# Every publishable crate packages and builds as crates.io would build it (the runtime with all its features
+# too); --allow-dirty so a developer can run this before committing.
+cargo publish --dry-run --locked --allow-dirty -p slogen -p slogen-runtime -p slogen-load
+cargo package --locked --allow-dirty -p slogen-runtime --all-features

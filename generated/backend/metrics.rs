@@ -6,18 +6,8 @@
 //! to their cardinality limit, after which new values are recorded as `other`.
 
 use slogen_runtime::{
-    Counter,
-    Dimension,
-    Family,
-    Gauge,
-    Histogram,
-    LabelSet,
-    LabelValue,
-    MetricSet,
-    NoLabels,
-    OpenLabel,
-    Slot,
-    Visitor,
+    Counter, Dimension, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet, NoLabels,
+    OpenLabel, Slot, Visitor,
 };
 
 /// Redis cache operation.
@@ -122,7 +112,9 @@ pub enum Method {
 }
 
 impl LabelValue for Method {
-    const VALUES: &'static [&'static str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER"];
+    const VALUES: &'static [&'static str] = &[
+        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER",
+    ];
 
     fn index(self) -> usize {
         self as usize
@@ -477,7 +469,7 @@ pub struct Metrics {
     pub db_queries: Family<DbQueriesLabels<'static>, Counter>,
     /// Time a PostgreSQL statement took, including waiting for a pooled connection.
     pub db_query_duration: Family<DbQueryDurationLabels<'static>, Histogram>,
-    /// PostgreSQL statements slower than the slow-query threshold (500 ms), each written to the slow-query log.
+    /// PostgreSQL statements slower than the slow-query threshold (SLOW_QUERY_THRESHOLD_SECONDS), each written to the slow-query log.
     pub db_slow_queries: Family<DbSlowQueriesLabels<'static>, Counter>,
     /// Slow queries that could not be written to the slow-query log, so they are missing from it.
     pub db_slow_query_log_write_errors: Family<NoLabels, Counter>,
@@ -502,19 +494,26 @@ pub struct Metrics {
 }
 
 /// Bucket bounds of `cache_operation_duration`, in seconds.
-const CACHE_OPERATION_DURATION_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
+const CACHE_OPERATION_DURATION_BUCKETS: &[f64] =
+    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
 
 /// Bucket bounds of `db_query_duration`, in seconds.
-const DB_QUERY_DURATION_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+const DB_QUERY_DURATION_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
 
 /// Bucket bounds of `external_api_request_duration`, in seconds.
-const EXTERNAL_API_REQUEST_DURATION_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const EXTERNAL_API_REQUEST_DURATION_BUCKETS: &[f64] =
+    &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 /// Bucket bounds of `http_request_duration`, in seconds.
-const HTTP_REQUEST_DURATION_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const HTTP_REQUEST_DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// Bucket bounds of `job_run_duration`, in seconds.
-const JOB_RUN_DURATION_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0];
+const JOB_RUN_DURATION_BUCKETS: &[f64] =
+    &[0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0];
 
 impl Metrics {
     /// Creates every metric at zero. Open labels are shared between the metrics that use them.
@@ -528,9 +527,7 @@ impl Metrics {
                 "cache_operation_duration",
                 "Time a Redis cache operation took, including the network round trip.",
                 Some("seconds"),
-                vec![
-                    Dimension::closed::<CacheOperation>(),
-                ],
+                vec![Dimension::closed::<CacheOperation>()],
                 || Histogram::new(CACHE_OPERATION_DURATION_BUCKETS),
             ),
             cache_operations: Family::new(
@@ -566,7 +563,7 @@ impl Metrics {
             ),
             db_slow_queries: Family::new(
                 "db_slow_queries",
-                "PostgreSQL statements slower than the slow-query threshold (500 ms), each written to the slow-query log.",
+                "PostgreSQL statements slower than the slow-query threshold (SLOW_QUERY_THRESHOLD_SECONDS), each written to the slow-query log.",
                 None,
                 vec![
                     Dimension::closed::<DbOperation>(),
@@ -585,10 +582,7 @@ impl Metrics {
                 "external_api_request_duration",
                 "Time an external API request took, from sending it to reading the whole answer or giving up, retries excluded.",
                 Some("seconds"),
-                vec![
-                    Dimension::closed::<Provider>(),
-                    Dimension::open(&endpoint),
-                ],
+                vec![Dimension::closed::<Provider>(), Dimension::open(&endpoint)],
                 || Histogram::new(EXTERNAL_API_REQUEST_DURATION_BUCKETS),
             ),
             external_api_requests: Family::new(
@@ -607,10 +601,7 @@ impl Metrics {
                 "http_request_duration",
                 "Time from receiving an HTTP request to sending the last byte of its response.",
                 Some("seconds"),
-                vec![
-                    Dimension::closed::<Method>(),
-                    Dimension::open(&route),
-                ],
+                vec![Dimension::closed::<Method>(), Dimension::open(&route)],
                 || Histogram::new(HTTP_REQUEST_DURATION_BUCKETS),
             ),
             http_requests: Family::new(
@@ -635,37 +626,28 @@ impl Metrics {
                 "job_last_success_timestamp",
                 "Unix time at which each background job last finished successfully.",
                 Some("seconds"),
-                vec![
-                    Dimension::open(&job_name),
-                ],
+                vec![Dimension::open(&job_name)],
                 Gauge::default,
             ),
             job_run_duration: Family::new(
                 "job_run_duration",
                 "Time a background job run took, from start to success or failure.",
                 Some("seconds"),
-                vec![
-                    Dimension::open(&job_name),
-                ],
+                vec![Dimension::open(&job_name)],
                 || Histogram::new(JOB_RUN_DURATION_BUCKETS),
             ),
             job_runs: Family::new(
                 "job_runs",
                 "Finished background job runs, by result.",
                 None,
-                vec![
-                    Dimension::open(&job_name),
-                    Dimension::closed::<JobStatus>(),
-                ],
+                vec![Dimension::open(&job_name), Dimension::closed::<JobStatus>()],
                 Counter::default,
             ),
             jobs_running: Family::new(
                 "jobs_running",
                 "Background job runs in progress right now.",
                 None,
-                vec![
-                    Dimension::open(&job_name),
-                ],
+                vec![Dimension::open(&job_name)],
                 Gauge::default,
             ),
         }

@@ -252,6 +252,14 @@ impl<R: CacheRecorder + ?Sized> Cache<R> {
         Ok(value)
     }
 
+    /// Whether Redis answers `PING` within `deadline` (and the call timeout): for readiness checks, so not
+    /// reported as a cache call.
+    pub async fn ping(&self, deadline: Duration) -> bool {
+        let command = redis::cmd("PING");
+        let pong = self.run::<String>(&command);
+        matches!(tokio::time::timeout(deadline, pong).await, Ok(Ok(_)))
+    }
+
     /// Sends `command` on the shared connection, connecting first if needed, all within the call
     /// timeout. A connection that failed at the transport level is dropped so the next call reconnects.
     async fn run<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, CacheError> {

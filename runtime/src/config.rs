@@ -13,7 +13,11 @@
 //! | `SLOW_QUERY_LOG_FILE` | `logs/slow_queries.log` | where slow queries are written |
 //! | `SLOW_QUERY_LOG_MAX_BYTES` | `10485760` (10 MiB) | size at which the slow-query log is rotated |
 //! | `SLOW_QUERY_LOG_MAX_FILES` | `5` | how many rotated slow-query logs are kept |
-//! | `APP_ENV` | `production` | `development` enables the metrics summary endpoint |
+//! | `APP_ENV` | `production` | `development` enables the metrics summary endpoint (and a service's demo routes) |
+//! | `DB_POOL_SIZE` | `10` | PostgreSQL connections the pool keeps at most |
+//! | `DB_CONNECT_TIMEOUT_SECONDS` | `5` | longest wait for a pooled connection, connecting included |
+//! | `DB_STATEMENT_TIMEOUT_SECONDS` | `10` | longest a statement may run (server `statement_timeout` and client deadline) |
+//! | `READINESS_TIMEOUT_SECONDS` | `2` | how long `/ready` waits for each dependency |
 
 use std::env::VarError;
 use std::error::Error;
@@ -36,6 +40,15 @@ pub const SLOW_QUERY_LOG_MAX_FILES: &str = "SLOW_QUERY_LOG_MAX_FILES";
 /// The variable naming the deployment environment.
 pub const APP_ENV: &str = "APP_ENV";
 
+/// The variable holding the PostgreSQL pool's size.
+pub const DB_POOL_SIZE: &str = "DB_POOL_SIZE";
+/// The variable holding how long a statement may wait for a connection, connecting included.
+pub const DB_CONNECT_TIMEOUT_SECONDS: &str = "DB_CONNECT_TIMEOUT_SECONDS";
+/// The variable holding how long a statement may run.
+pub const DB_STATEMENT_TIMEOUT_SECONDS: &str = "DB_STATEMENT_TIMEOUT_SECONDS";
+/// The variable holding how long the readiness check waits for each dependency.
+pub const READINESS_TIMEOUT_SECONDS: &str = "READINESS_TIMEOUT_SECONDS";
+
 /// The environment in which the summary endpoint is served.
 pub const DEVELOPMENT: &str = "development";
 
@@ -57,6 +70,16 @@ pub struct RuntimeConfig {
     pub slow_query_log_max_files: usize,
     /// The deployment environment, lowercased (`production`, `development`, `staging`, ...).
     pub app_env: String,
+    /// PostgreSQL connections the pool keeps at most; at least 1.
+    pub db_pool_size: usize,
+    /// Longest wait for a pooled connection, connecting to the server included: past it a statement fails
+    /// as unavailable instead of hanging on a server that is down or unreachable.
+    pub db_connect_timeout: Duration,
+    /// Longest a statement may run: sent as the session's `statement_timeout`, and enforced by the client
+    /// too, so a server that stopped answering cannot hold a request longer.
+    pub db_statement_timeout: Duration,
+    /// How long the readiness check waits for each dependency to answer.
+    pub readiness_timeout: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -69,6 +92,10 @@ impl Default for RuntimeConfig {
             slow_query_log_max_bytes: 10 * 1024 * 1024,
             slow_query_log_max_files: 5,
             app_env: "production".to_owned(),
+            db_pool_size: 10,
+            db_connect_timeout: Duration::from_secs(5),
+            db_statement_timeout: Duration::from_secs(10),
+            readiness_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -91,10 +118,40 @@ impl RuntimeConfig {
         Self::from_lookup(|name| vars(name).map_or(Lookup::Unset, Lookup::Value))
     }
 
+    /// Whether the service runs in development, where demonstration routes and the summary are served.
+    pub fn development(&self) -> bool {
+        self.app_env == DEVELOPMENT
+    }
+
+    /// An error naming `METRICS_ENDPOINT` when the metrics endpoint (or its summary) would be served at
+    /// one of the service's own `routes`: axum would panic when merging the routers, after startup had
+    /// looked fine. Call it at startup, before listening.
+    pub fn check_routes(&self, routes: &[&str]) -> Result<(), ConfigError> {
+        let summary = self.summary_endpoint();
+        let taken = routes.iter().find(|route| {
+            (self.prometheus_enabled && **route == self.metrics_endpoint)
+                || (self.summary_enabled() && **route == summary)
+        });
+        match taken {
+            None => Ok(()),
+            Some(route) => Err(ConfigError {
+                invalid: vec![InvalidVariable {
+                    variable: METRICS_ENDPOINT,
+                    value: self.metrics_endpoint.clone(),
+                    expected: if *route == summary {
+                        "a path whose `/summary` is not one of the service's own routes"
+                    } else {
+                        "a path that is not one of the service's own routes (`/health`, `/ready`, ...)"
+                    },
+                }],
+            }),
+        }
+    }
+
     /// Whether `GET <metrics endpoint>/summary` is served: only in development, since it is a convenience
     /// for people, not an interface for tools.
     pub fn summary_enabled(&self) -> bool {
-        self.app_env == DEVELOPMENT
+        self.development()
     }
 
     /// The path of the summary endpoint: the metrics endpoint followed by `/summary`.
@@ -140,6 +197,22 @@ impl RuntimeConfig {
                 parse_files,
             ),
             app_env: reader.read(APP_ENV, defaults.app_env, parse_app_env),
+            db_pool_size: reader.read(DB_POOL_SIZE, defaults.db_pool_size, parse_pool_size),
+            db_connect_timeout: reader.read(
+                DB_CONNECT_TIMEOUT_SECONDS,
+                defaults.db_connect_timeout,
+                parse_seconds,
+            ),
+            db_statement_timeout: reader.read(
+                DB_STATEMENT_TIMEOUT_SECONDS,
+                defaults.db_statement_timeout,
+                parse_seconds,
+            ),
+            readiness_timeout: reader.read(
+                READINESS_TIMEOUT_SECONDS,
+                defaults.readiness_timeout,
+                parse_seconds,
+            ),
         };
         if reader.errors.is_empty() {
             Ok(config)
@@ -234,6 +307,13 @@ fn parse_bytes(value: &str) -> Result<u64, &'static str> {
     match value.trim().parse::<u64>() {
         Ok(bytes) if bytes > 0 => Ok(bytes),
         _ => Err("a positive whole number of bytes, e.g. `10485760`"),
+    }
+}
+
+fn parse_pool_size(value: &str) -> Result<usize, &'static str> {
+    match value.trim().parse::<usize>() {
+        Ok(size) if size > 0 => Ok(size),
+        _ => Err("a positive whole number of connections, e.g. `10`"),
     }
 }
 

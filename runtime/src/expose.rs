@@ -1,5 +1,5 @@
-//! Exposition: the crate's own encoders for the classic Prometheus text format and OpenMetrics, and the
-//! prometheus-client collector kept for services that already scrape a prometheus-client registry.
+//! Exposition: the crate's own encoders for the classic Prometheus text format and OpenMetrics (the
+//! prometheus-client collector is in `interop`, behind the `prometheus-client` feature).
 //!
 //! The own encoders exist for two reasons. prometheus-client only writes OpenMetrics, while a `/metrics`
 //! endpoint must serve the classic text format by default (and `promtool check metrics` lints only that
@@ -12,26 +12,19 @@
 //! histogram buckets (prometheus-client puts `le` first; Prometheus does not care).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::io::Write as _;
 use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
 
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
-use prometheus_client::metrics::MetricType;
-use prometheus_client::registry::Registry;
-
-use crate::family::{AnyFamily, Escaped};
+use crate::family::AnyFamily;
 use crate::label::{escape, Dimension, OpenLabel};
-use crate::metric::Metric;
+use crate::metric::{Metric, MetricKind};
 
 /// Base name of the counter of recordings folded into `other`, exposed as
 /// `slogen_label_values_dropped_total{label="<open label>"}`.
 pub const DROPPED_METRIC: &str = "slogen_label_values_dropped";
 
-const DROPPED_HELP: &str =
+pub(crate) const DROPPED_HELP: &str =
     "Recordings whose open label value was replaced by `other` because the label had reached its maximum number of values.";
 
 /// Content type of [`encode_prometheus`]'s output: what a `/metrics` endpoint serves by default.
@@ -145,7 +138,7 @@ pub fn encode<M: MetricSet + ?Sized>(metrics: &M, format: Format, out: &mut Vec<
             DROPPED_METRIC,
             DROPPED_HELP,
             None,
-            MetricType::Counter,
+            MetricKind::Counter,
         );
         for (label, count) in dropped {
             out.extend_from_slice(DROPPED_METRIC.as_bytes());
@@ -161,32 +154,8 @@ pub fn encode<M: MetricSet + ?Sized>(metrics: &M, format: Format, out: &mut Vec<
     }
 }
 
-/// Registers `metrics` with `registry`, which encodes their current values at every scrape.
-///
-/// The exposition is OpenMetrics text: serve it with the content type
-/// `application/openmetrics-text; version=1.0.0; charset=utf-8`.
-pub fn register<M: MetricSet + Send + Sync + 'static>(registry: &mut Registry, metrics: Arc<M>) {
-    registry.register_collector(Box::new(SetCollector(metrics)));
-}
-
-/// Renders `metrics` as OpenMetrics text (ending in `# EOF`) with prometheus-client's encoder, the reference
-/// the crate's own encoders are tested against.
-///
-/// prometheus-client only encodes `'static` collectors, so this copies the current values first; a scrape
-/// endpoint should use [`encode_prometheus`] or [`register`] the shared set instead.
-pub fn encode_text<M: MetricSet + ?Sized>(metrics: &M) -> String {
-    let mut frozen = Frozen(Vec::new());
-    metrics.visit(&mut frozen);
-    let mut registry = Registry::default();
-    register(&mut registry, Arc::new(frozen));
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &registry)
-        .expect("encoding into a String cannot fail");
-    text
-}
-
 /// Adds the open labels of `family` not seen yet to `open`: the dropped counter has one series per label.
-fn note_open_labels(open: &mut Vec<OpenLabel>, family: &dyn AnyFamily) {
+pub(crate) fn note_open_labels(open: &mut Vec<OpenLabel>, family: &dyn AnyFamily) {
     for label in family.dimensions().iter().filter_map(Dimension::open_label) {
         if !open.iter().any(|seen| seen.same(label)) {
             open.push(label.clone());
@@ -195,7 +164,7 @@ fn note_open_labels(open: &mut Vec<OpenLabel>, family: &dyn AnyFamily) {
 }
 
 /// The dropped count per open label name, sorted by name; distinct labels sharing a name are summed.
-fn dropped_counts(open: &[OpenLabel]) -> BTreeMap<&str, u64> {
+pub(crate) fn dropped_counts(open: &[OpenLabel]) -> BTreeMap<&str, u64> {
     let mut dropped: BTreeMap<&str, u64> = BTreeMap::new();
     for label in open {
         *dropped.entry(label.name()).or_default() += label.dropped();
@@ -211,7 +180,7 @@ fn write_header(
     name: &str,
     help: &str,
     unit: Option<&str>,
-    kind: MetricType,
+    kind: MetricKind,
 ) {
     let mut family = name.to_owned();
     if let Some(unit) = unit {
@@ -219,7 +188,7 @@ fn write_header(
         family.push_str(unit);
     }
     let exposed_len = family.len();
-    if format == Format::Prometheus && matches!(kind, MetricType::Counter) {
+    if format == Format::Prometheus && matches!(kind, MetricKind::Counter) {
         family.push_str("_total");
     }
     out.extend_from_slice(b"# HELP ");
@@ -298,7 +267,7 @@ impl Layout {
         name: &str,
         help: &str,
         unit: Option<&str>,
-        kind: MetricType,
+        kind: MetricKind,
         names: &[&str],
         dimensions: &[Dimension],
     ) -> Self {
@@ -465,7 +434,7 @@ struct LeText {
 }
 
 impl LeText {
-    /// Makes the text match `bounds`: each bound as `format!("{bound:?}")` prints it, then `+Inf`.
+    /// Makes the text match `bounds`: each bound as [`le_value`] spells it, then `+Inf`.
     fn update(&mut self, bounds: &'static [f64]) {
         if self.bounds.is_some_and(|known| ptr::eq(known, bounds)) {
             return;
@@ -473,7 +442,8 @@ impl LeText {
         self.text.clear();
         self.ends.clear();
         for bound in bounds {
-            write!(self.text, "le=\"{bound:?}\"}} ").expect("writing to a Vec cannot fail");
+            write!(self.text, "le=\"{}\"}} ", le_value(*bound))
+                .expect("writing to a Vec cannot fail");
             self.ends.push(self.text.len());
         }
         self.text.extend_from_slice(b"le=\"+Inf\"} ");
@@ -555,6 +525,35 @@ impl Series<'_> {
     }
 }
 
+/// A bucket bound as Prometheus 3 normalises `le` on ingestion: Go's `strconv.FormatFloat(f, 'g', -1, 64)`
+/// (shortest digits; exponent form, at least two exponent digits, when the decimal exponent is below -4 or
+/// at least 6), plus `.0` when that has no `.` or `e`. Exposing the normalised text means the series a rule or a
+/// dashboard selects with `le="1.0"` is the one Prometheus stored, whichever version scrapes it.
+pub fn le_value(bound: f64) -> String {
+    if bound.is_nan() {
+        return "NaN".into();
+    }
+    if bound.is_infinite() {
+        return if bound > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    // `{:e}` gives the shortest digits that parse back, as Go's `-1` precision does: `d.ddde-5`.
+    let scientific = format!("{bound:e}");
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .expect("`{:e}` always writes an exponent");
+    let exponent: i32 = exponent.parse().expect("`{:e}` writes an integer exponent");
+    let mut text = if (-4..6).contains(&exponent) {
+        format!("{bound}")
+    } else {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.abs())
+    };
+    if !text.contains(['.', 'e']) {
+        text.push_str(".0");
+    }
+    text
+}
+
 /// A sample value: the shortest text that parses back to `value`, and the spellings both formats use for
 /// the values Rust has no literal for.
 fn write_float(out: &mut Vec<u8>, value: f64) {
@@ -582,79 +581,6 @@ impl Visitor for WriteVisitor<'_> {
     }
 }
 
-/// The prometheus-client [`Collector`] for a shared metric set.
-struct SetCollector<M>(Arc<M>);
-
-impl<M> fmt::Debug for SetCollector<M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SetCollector").finish_non_exhaustive()
-    }
-}
-
-impl<M: MetricSet + Send + Sync + 'static> Collector for SetCollector<M> {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
-        let mut visitor = EncodeVisitor {
-            encoder: &mut encoder,
-            open: Vec::new(),
-            result: Ok(()),
-        };
-        self.0.visit(&mut visitor);
-        visitor.result?;
-        encode_dropped(&visitor.open, &mut encoder)
-    }
-}
-
-/// Encodes each family and gathers the distinct open labels they use.
-struct EncodeVisitor<'e, 'w> {
-    encoder: &'e mut DescriptorEncoder<'w>,
-    open: Vec<OpenLabel>,
-    result: fmt::Result,
-}
-
-impl Visitor for EncodeVisitor<'_, '_> {
-    fn family(&mut self, family: &dyn AnyFamily) {
-        note_open_labels(&mut self.open, family);
-        if self.result.is_ok() {
-            self.result = family.encode(self.encoder);
-        }
-    }
-}
-
-/// One `slogen_label_values_dropped_total` series per open label name, sorted by name; omitted entirely
-/// when the set has no open label.
-fn encode_dropped(open: &[OpenLabel], encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
-    let dropped = dropped_counts(open);
-    if dropped.is_empty() {
-        return Ok(());
-    }
-    let mut encoder =
-        encoder.encode_descriptor(DROPPED_METRIC, DROPPED_HELP, None, MetricType::Counter)?;
-    for (name, count) in dropped {
-        let labels = [("label", Escaped(name))];
-        encoder
-            .encode_family(&labels)?
-            .encode_counter::<NoLabelSet, _, u64>(&count, None)?;
-    }
-    Ok(())
-}
-
-/// Copies of a borrowed set's families: collected as a [`Visitor`], then encoded as a [`MetricSet`].
-struct Frozen(Vec<Box<dyn AnyFamily>>);
-
-impl Visitor for Frozen {
-    fn family(&mut self, family: &dyn AnyFamily) {
-        self.0.push(family.snapshot());
-    }
-}
-
-impl MetricSet for Frozen {
-    fn visit(&self, visitor: &mut dyn Visitor) {
-        for family in &self.0 {
-            visitor.family(family.as_ref());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -672,7 +598,7 @@ mod tests {
             "sent",
             help,
             Some("bytes"),
-            MetricType::Counter,
+            MetricKind::Counter,
         );
         assert_eq!(
             String::from_utf8(classic).unwrap(),
@@ -685,7 +611,7 @@ mod tests {
             "sent",
             help,
             Some("bytes"),
-            MetricType::Counter,
+            MetricKind::Counter,
         );
         assert_eq!(
             String::from_utf8(openmetrics).unwrap(),

@@ -5,7 +5,7 @@
 //! ```no_run
 //! # use std::sync::Arc;
 //! # use slogen_runtime::external::ExternalApiTracker;
-//! # use slogen_runtime::reference::metrics::{Metrics, Provider};
+//! # use slogen_reference_service::metrics::{Metrics, Provider};
 //! # async fn charge(client: reqwest::Client, url: &str) -> Result<(), reqwest::Error> {
 //! let tracker = ExternalApiTracker::new(Arc::new(Metrics::new()));
 //! let response = tracker

@@ -6,10 +6,12 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
+#[cfg(feature = "prometheus-client")]
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeLabel, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder,
     LabelValueEncoder,
 };
+#[cfg(feature = "prometheus-client")]
 use prometheus_client::registry::Unit;
 
 use crate::expose::{FamilyWriter, Layout};
@@ -22,7 +24,7 @@ use crate::metric::Metric;
 pub struct Family<L, M> {
     name: &'static str,
     help: &'static str,
-    unit: Option<Unit>,
+    unit: Option<&'static str>,
     dimensions: Vec<Dimension>,
     has_open: bool,
     slots: Box<[Entry<M>]>,
@@ -101,7 +103,7 @@ impl<L: LabelSet, M> Family<L, M> {
         Family {
             name,
             help,
-            unit: unit.map(|unit| Unit::Other(unit.to_owned())),
+            unit,
             has_open: dimensions
                 .iter()
                 .any(|dimension| dimension.open_label().is_some()),
@@ -143,7 +145,7 @@ impl<L, M> fmt::Debug for Family<L, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Family")
             .field("name", &self.name)
-            .field("unit", &self.unit.as_ref().map(Unit::as_str))
+            .field("unit", &self.unit)
             .field("dimensions", &self.dimensions)
             .field("slots", &self.slots.len())
             .finish_non_exhaustive()
@@ -158,10 +160,12 @@ pub trait AnyFamily: Send + Sync {
     /// The family's labels, in exposition order.
     fn dimensions(&self) -> &[Dimension];
 
-    /// Writes the family's descriptor and exposed series.
+    /// Writes the family's descriptor and exposed series with prometheus-client's encoder.
+    #[cfg(feature = "prometheus-client")]
     fn encode(&self, encoder: &mut DescriptorEncoder<'_>) -> fmt::Result;
 
     /// A detached copy of the current values, for encoding a metric set that is only borrowed.
+    #[cfg(feature = "prometheus-client")]
     fn snapshot(&self) -> Box<dyn AnyFamily>;
 
     /// Writes the family's descriptor and exposed series with the crate's own encoders.
@@ -177,9 +181,11 @@ impl<L: LabelSet + 'static, M: Metric> AnyFamily for Family<L, M> {
         &self.dimensions
     }
 
+    #[cfg(feature = "prometheus-client")]
     fn encode(&self, encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
+        let unit = self.unit.map(|unit| Unit::Other(unit.to_owned()));
         let mut encoder =
-            encoder.encode_descriptor(self.name, self.help, self.unit.as_ref(), M::TYPE)?;
+            encoder.encode_descriptor(self.name, self.help, unit.as_ref(), M::TYPE)?;
         if self.dimensions.is_empty() {
             // A single unlabelled series; going through `encode_family` would print an empty `{}`.
             return self.slots[0].metric.encode(encoder);
@@ -199,11 +205,12 @@ impl<L: LabelSet + 'static, M: Metric> AnyFamily for Family<L, M> {
         Ok(())
     }
 
+    #[cfg(feature = "prometheus-client")]
     fn snapshot(&self) -> Box<dyn AnyFamily> {
         Box::new(Family::<L, M> {
             name: self.name,
             help: self.help,
-            unit: self.unit.clone(),
+            unit: self.unit,
             dimensions: self.dimensions.clone(),
             has_open: self.has_open,
             slots: self
@@ -224,8 +231,8 @@ impl<L: LabelSet + 'static, M: Metric> AnyFamily for Family<L, M> {
             Layout::new(
                 self.name,
                 self.help,
-                self.unit.as_ref().map(Unit::as_str),
-                M::TYPE,
+                self.unit,
+                M::KIND,
                 L::NAMES,
                 &self.dimensions,
             )
@@ -271,11 +278,13 @@ impl<L, M> Family<L, M> {
 }
 
 /// The labels of one series, written in [`LabelSet::NAMES`] order.
+#[cfg(feature = "prometheus-client")]
 struct SeriesLabels<'a> {
     names: &'static [&'static str],
     values: &'a [LabelText],
 }
 
+#[cfg(feature = "prometheus-client")]
 impl EncodeLabelSet for SeriesLabels<'_> {
     fn encode(&self, encoder: &mut LabelSetEncoder) -> fmt::Result {
         for (name, value) in self.names.iter().zip(self.values) {
@@ -287,8 +296,10 @@ impl EncodeLabelSet for SeriesLabels<'_> {
 
 /// A label value escaped as both exposition formats require (`\\`, `\"`, `\n`); prometheus-client writes
 /// label values verbatim, and open label values come from requests.
+#[cfg(feature = "prometheus-client")]
 pub(crate) struct Escaped<'a>(pub(crate) &'a str);
 
+#[cfg(feature = "prometheus-client")]
 impl EncodeLabelValue for Escaped<'_> {
     fn encode(&self, encoder: &mut LabelValueEncoder) -> fmt::Result {
         use fmt::Write;

@@ -1,6 +1,7 @@
 //! Labels: closed enums, open interned strings, and the [`Slot`] cursor that turns a label set into an index.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -8,6 +9,38 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 /// The value an open label takes once it has `max_values` distinct values, so the series count stays bounded.
 pub const OVERFLOW_VALUE: &str = "other";
+
+/// Entries in each thread's cache of recently interned values.
+const RECENT_SLOTS: usize = 16;
+
+/// A value some open label interned on this thread, with its id.
+struct Recent {
+    serial: u64,
+    value: Arc<str>,
+    id: usize,
+}
+
+thread_local! {
+    /// Recently interned values of every open label, direct-mapped by label and string address; an entry
+    /// is used only when label and text match, so an address reused by another string cannot mislead it.
+    static RECENT: RefCell<[Option<Recent>; RECENT_SLOTS]> =
+        const { RefCell::new([const { None }; RECENT_SLOTS]) };
+}
+
+/// The cache entry for `value` of the label `serial`: the same string passed again lands on the same entry.
+#[inline]
+fn recent_slot(serial: u64, value: &str) -> usize {
+    let address = value.as_ptr() as usize;
+    ((address >> 3) ^ (address >> 9) ^ serial as usize) % RECENT_SLOTS
+}
+
+/// Caches `id` for `value` in this thread's entry `slot`.
+fn remember(slot: usize, serial: u64, value: Arc<str>, id: usize) {
+    // During thread teardown the cache may be gone; the lookup still worked.
+    let _ = RECENT.try_with(|recent| {
+        recent.borrow_mut()[slot] = Some(Recent { serial, value, id });
+    });
+}
 
 /// A closed label: an enum whose variants are all the values the label can take.
 ///
@@ -55,6 +88,9 @@ impl LabelSet for NoLabels {
 pub struct OpenLabel(Arc<OpenInner>);
 
 struct OpenInner {
+    /// Unique per label for the life of the process: the key of the per-thread cache (an address could be
+    /// reused by a later label).
+    serial: u64,
     name: &'static str,
     max_values: usize,
     interner: RwLock<Interner>,
@@ -73,7 +109,9 @@ struct Interner {
 impl OpenLabel {
     /// Creates the label `name`, admitting at most `max_values` distinct values besides [`OVERFLOW_VALUE`].
     pub fn new(name: &'static str, max_values: usize) -> Self {
+        static SERIALS: AtomicU64 = AtomicU64::new(0);
         OpenLabel(Arc::new(OpenInner {
+            serial: SERIALS.fetch_add(1, Relaxed),
             name,
             max_values,
             interner: RwLock::new(Interner::default()),
@@ -102,11 +140,22 @@ impl OpenLabel {
     /// The id of `value`: stable for the life of the process, in `0..=max_values`, where `max_values` is the
     /// id of [`OVERFLOW_VALUE`].
     ///
-    /// Known values and a full label only take the read lock; the write lock is taken once per new value.
+    /// A value this thread interned recently through the same string (the HTTP layer passes the route
+    /// template axum shares between requests) is found in a small per-thread cache, with no lock and no
+    /// hashing: a few comparisons, close to a closed label's cost. Otherwise known values and a full label
+    /// take the read lock; the write lock is taken once per new value.
     pub fn intern(&self, value: &str) -> usize {
         let inner = &*self.0;
         if value == OVERFLOW_VALUE {
             return inner.max_values;
+        }
+        let slot = recent_slot(inner.serial, value);
+        let cached = RECENT.try_with(|recent| match &recent.borrow()[slot] {
+            Some(hit) if hit.serial == inner.serial && *hit.value == *value => Some(hit.id),
+            _ => None,
+        });
+        if let Ok(Some(id)) = cached {
+            return id;
         }
         {
             let interner = inner
@@ -114,6 +163,8 @@ impl OpenLabel {
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
             if let Some(&id) = interner.ids.get(value) {
+                let value = Arc::clone(&interner.values[id]);
+                remember(slot, inner.serial, value, id);
                 return id;
             }
             if interner.values.len() >= inner.max_values {
@@ -140,7 +191,8 @@ impl OpenLabel {
         };
         interner.escaped.push(escaped);
         interner.values.push(Arc::clone(&value));
-        interner.ids.insert(value, id);
+        interner.ids.insert(Arc::clone(&value), id);
+        remember(slot, inner.serial, value, id);
         id
     }
 

@@ -29,34 +29,57 @@
 //! and ratio queries always find both numerator and denominator. A family with an open label exposes only
 //! the slots that were recorded into, so an unused route costs no series. A `/metrics` endpoint renders a
 //! metric set with [`encode_prometheus`] (the classic text format, the default) or [`encode_openmetrics`]
-//! (when [`Format::from_accept`] says the scraper asks for it); [`register`] adds it to a prometheus-client
-//! registry instead, and [`encode_text`] renders it with prometheus-client's encoder.
+//! (when [`Format::from_accept`] says the scraper asks for it); with the `prometheus-client` feature,
+//! `register` adds it to a prometheus-client registry instead, and `encode_text` renders it with
+//! prometheus-client's encoder.
+
+//!
+//! # Features
+//!
+//! Without features the crate is the metric types and the encoders above, plus [`record`] (the traits the
+//! instrumentation reports through) and [`config`] (the runtime's environment settings). Everything else
+//! is opt-in, so a service compiles only the clients it uses:
+//!
+//! - `prometheus-client`: `register` and `encode_text`;
+//! - `axum`: the tower/axum HTTP layer (`http`) and the `/metrics` endpoint (`endpoints`);
+//! - `postgres`: the pooled, instrumented PostgreSQL client (`db`) and the slow-query log (`slow_query`);
+//! - `redis`: the instrumented Redis cache (`cache`);
+//! - `reqwest`: external API call tracking (`external`);
+//! - `jobs`: background job runs (`jobs`);
+//! - `full`: all of them.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-// Generated modules name this crate by path; the reference module compiles one inside the crate itself.
-extern crate self as slogen_runtime;
-
+#[cfg(feature = "redis")]
 pub mod cache;
 pub mod config;
+#[cfg(feature = "postgres")]
 pub mod db;
+#[cfg(feature = "axum")]
 pub mod endpoints;
 mod expose;
+#[cfg(feature = "reqwest")]
 pub mod external;
 mod family;
+#[cfg(feature = "axum")]
 pub mod http;
+#[cfg(feature = "prometheus-client")]
+mod interop;
+#[cfg(feature = "jobs")]
 pub mod jobs;
 mod label;
 mod metric;
 pub mod record;
-pub mod reference;
+#[cfg(feature = "postgres")]
 pub mod slow_query;
 
 pub use expose::{
-    encode, encode_openmetrics, encode_prometheus, encode_text, register, Format, MetricSet,
-    Visitor, DROPPED_METRIC, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE,
+    encode, encode_openmetrics, encode_prometheus, le_value, Format, MetricSet, Visitor,
+    DROPPED_METRIC, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE,
 };
 pub use family::{AnyFamily, Family};
+#[cfg(feature = "prometheus-client")]
+pub use interop::{encode_text, register};
 pub use label::{Dimension, LabelSet, LabelValue, NoLabels, OpenLabel, Slot, OVERFLOW_VALUE};
-pub use metric::{Counter, Gauge, Histogram, Metric};
+pub use metric::{Counter, Gauge, Histogram, Interop, Metric, MetricKind};

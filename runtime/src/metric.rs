@@ -1,22 +1,65 @@
 //! The three metric kinds a family can hold. All updates are single `Relaxed` atomics (a CAS loop for the
 //! histogram sum): metrics are independent counters, so no update needs to order anything else.
 
+#[cfg(feature = "prometheus-client")]
 use std::fmt;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
+#[cfg(feature = "prometheus-client")]
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+#[cfg(feature = "prometheus-client")]
 use prometheus_client::metrics::{MetricType, TypedMetric};
 
 use crate::expose::Series;
 
+/// The exposition type of a metric, as `# TYPE` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// `counter`.
+    Counter,
+    /// `gauge`.
+    Gauge,
+    /// `histogram`.
+    Histogram,
+}
+
+impl MetricKind {
+    /// The `# TYPE` keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// What a [`Metric`] must also implement: with the `prometheus-client` feature, that crate's encoding
+/// traits (so [`register`](crate::register) can encode it); without it, nothing.
+#[cfg(feature = "prometheus-client")]
+pub trait Interop: EncodeMetric + TypedMetric {}
+#[cfg(feature = "prometheus-client")]
+impl<T: EncodeMetric + TypedMetric> Interop for T {}
+
+/// What a [`Metric`] must also implement: with the `prometheus-client` feature, that crate's encoding
+/// traits (so `register` can encode it); without it, nothing.
+#[cfg(not(feature = "prometheus-client"))]
+pub trait Interop {}
+#[cfg(not(feature = "prometheus-client"))]
+impl<T> Interop for T {}
+
 /// A metric kind that a [`Family`](crate::Family) can expose.
 ///
 /// `write_samples` feeds the crate's own encoders ([`encode_prometheus`](crate::encode_prometheus),
-/// [`encode_openmetrics`](crate::encode_openmetrics)); the prometheus-client traits serve
-/// [`register`](crate::register) and [`encode_text`](crate::encode_text), and `snapshot` exists so that a
-/// borrowed metric set can be copied into the `'static` collector that prometheus-client requires.
-pub trait Metric: EncodeMetric + TypedMetric + Send + Sync + 'static {
+/// [`encode_openmetrics`](crate::encode_openmetrics)). With the `prometheus-client` feature, that crate's
+/// traits serve `register` and `encode_text`, and `snapshot` copies a borrowed metric set into the
+/// `'static` collector prometheus-client requires.
+pub trait Metric: Interop + Send + Sync + 'static {
+    /// The `# TYPE` of this metric.
+    const KIND: MetricKind;
+
     /// A detached copy of the current value.
+    #[cfg(feature = "prometheus-client")]
     fn snapshot(&self) -> Self;
 
     /// Writes this metric's sample lines for one series; the series carries the name and label text.
@@ -46,10 +89,12 @@ impl Counter {
     }
 }
 
+#[cfg(feature = "prometheus-client")]
 impl TypedMetric for Counter {
     const TYPE: MetricType = MetricType::Counter;
 }
 
+#[cfg(feature = "prometheus-client")]
 impl EncodeMetric for Counter {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), fmt::Error> {
         encoder.encode_counter::<NoLabelSet, _, u64>(&self.get(), None)
@@ -61,6 +106,9 @@ impl EncodeMetric for Counter {
 }
 
 impl Metric for Counter {
+    const KIND: MetricKind = MetricKind::Counter;
+
+    #[cfg(feature = "prometheus-client")]
     fn snapshot(&self) -> Self {
         Counter(AtomicU64::new(self.get()))
     }
@@ -111,10 +159,12 @@ impl Gauge {
     }
 }
 
+#[cfg(feature = "prometheus-client")]
 impl TypedMetric for Gauge {
     const TYPE: MetricType = MetricType::Gauge;
 }
 
+#[cfg(feature = "prometheus-client")]
 impl EncodeMetric for Gauge {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), fmt::Error> {
         encoder.encode_gauge(&self.get())
@@ -126,6 +176,9 @@ impl EncodeMetric for Gauge {
 }
 
 impl Metric for Gauge {
+    const KIND: MetricKind = MetricKind::Gauge;
+
+    #[cfg(feature = "prometheus-client")]
     fn snapshot(&self) -> Self {
         Gauge(AtomicI64::new(self.get()))
     }
@@ -220,10 +273,12 @@ impl Histogram {
     }
 }
 
+#[cfg(feature = "prometheus-client")]
 impl TypedMetric for Histogram {
     const TYPE: MetricType = MetricType::Histogram;
 }
 
+#[cfg(feature = "prometheus-client")]
 impl EncodeMetric for Histogram {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), fmt::Error> {
         // prometheus-client wants non-cumulative counts and marks the `+Inf` bucket with `f64::MAX`.
@@ -247,6 +302,9 @@ impl EncodeMetric for Histogram {
 }
 
 impl Metric for Histogram {
+    const KIND: MetricKind = MetricKind::Histogram;
+
+    #[cfg(feature = "prometheus-client")]
     fn snapshot(&self) -> Self {
         Histogram {
             bounds: self.bounds,

@@ -2,7 +2,7 @@
 //!
 //! The HTTP layer, cache, database client, external API tracker and job runner know nothing of the
 //! generated `Metrics` struct: they report what happened through these traits, and the service implements
-//! them once for its own generated types (a few lines each, see [`crate::reference`]). So the names in the
+//! them once for its own generated types (a few lines each, see the `slogen-reference-service` example). So the names in the
 //! dashboards and rules stay exactly the names the service declared, and no recording path looks up a
 //! metric by string.
 

@@ -10,7 +10,8 @@
 //! The statement is the parameter-free text (`$1`-style placeholders), so no user data reaches the log.
 //! A line is written with a single `write_all` under a mutex, so concurrent writers never interleave, and
 //! the file rotates by size (`file` → `file.1` → … → `file.N-1`), keeping at most `max_files` files so the
-//! log cannot fill the disk. Writing is best effort: [`SlowQueryLog::record`] returns the error instead of
+//! log cannot fill the disk. A file moved or deleted from outside (logrotate) is noticed at the next line,
+//! which goes to a new file at the configured path. Writing is best effort: [`SlowQueryLog::record`] returns the error instead of
 //! panicking, and the database client counts it in `slow_query_log_failed` while the query still succeeds.
 
 use std::fs::{self, File, OpenOptions};
@@ -153,6 +154,14 @@ impl SlowQueryLog {
 
     fn append(&self, current: &mut Option<Current>, line: &[u8]) -> io::Result<()> {
         let length = line.len() as u64;
+        // Moved or deleted from outside (logrotate without copytruncate): write to a new file at the
+        // configured path rather than on into one nobody reads. One `stat`, and only for slow queries.
+        if current
+            .as_ref()
+            .is_some_and(|open| !self.still_at_path(open))
+        {
+            *current = None;
+        }
         let open = match current {
             Some(open) => open,
             None => current.insert(self.open()?),
@@ -164,6 +173,14 @@ impl SlowQueryLog {
         open.file.write_all(line)?;
         open.size += length;
         Ok(())
+    }
+
+    /// Whether the configured path still names the open file.
+    fn still_at_path(&self, open: &Current) -> bool {
+        match (fs::metadata(&self.config.path), open.file.metadata()) {
+            (Ok(at_path), Ok(opened)) => same_file(&at_path, &opened),
+            _ => false,
+        }
     }
 
     fn open(&self) -> io::Result<Current> {
@@ -194,6 +211,19 @@ impl SlowQueryLog {
         }
         rename_if_present(path, &numbered(path, 1))
     }
+}
+
+/// Same device and inode.
+#[cfg(unix)]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+/// Without inodes, only a deleted file is noticed.
+#[cfg(not(unix))]
+fn same_file(_: &fs::Metadata, _: &fs::Metadata) -> bool {
+    true
 }
 
 /// `path` with `.index` appended to its file name.

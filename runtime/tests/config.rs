@@ -43,6 +43,10 @@ fn nothing_set_gives_the_documented_defaults() {
             slow_query_log_max_bytes: 10 * 1024 * 1024,
             slow_query_log_max_files: 5,
             app_env: "production".to_owned(),
+            db_pool_size: 10,
+            db_connect_timeout: Duration::from_secs(5),
+            db_statement_timeout: Duration::from_secs(10),
+            readiness_timeout: Duration::from_secs(2),
         }
     );
     assert_eq!(config, RuntimeConfig::default());
@@ -104,6 +108,49 @@ fn metrics_endpoint() {
             "{message}"
         );
     }
+}
+
+#[test]
+fn database_pool_and_timeouts() {
+    let config = read(&[
+        ("DB_POOL_SIZE", "3"),
+        ("DB_CONNECT_TIMEOUT_SECONDS", "0.25"),
+        ("DB_STATEMENT_TIMEOUT_SECONDS", "1.5"),
+        ("READINESS_TIMEOUT_SECONDS", "0.5"),
+    ])
+    .expect("valid");
+    assert_eq!(config.db_pool_size, 3);
+    assert_eq!(config.db_connect_timeout, Duration::from_millis(250));
+    assert_eq!(config.db_statement_timeout, Duration::from_millis(1500));
+    assert_eq!(config.readiness_timeout, Duration::from_millis(500));
+    assert_eq!(
+        error("DB_POOL_SIZE", "0"),
+        "invalid DB_POOL_SIZE=\"0\": expected a positive whole number of connections, e.g. `10`"
+    );
+    assert!(error("DB_STATEMENT_TIMEOUT_SECONDS", "-1").contains("positive number of seconds"));
+}
+
+#[test]
+fn a_metrics_endpoint_on_a_service_route_is_rejected() {
+    let routes = ["/health", "/ready", "/users"];
+    assert!(RuntimeConfig::default().check_routes(&routes).is_ok());
+    let taken = with("METRICS_ENDPOINT", "/health")
+        .check_routes(&routes)
+        .expect_err("/health is taken");
+    assert_eq!(taken.invalid()[0].variable, "METRICS_ENDPOINT");
+    assert_eq!(taken.invalid()[0].value, "/health");
+    // The summary, served in development, must not land on a route either.
+    let development = read(&[("METRICS_ENDPOINT", "/"), ("APP_ENV", "development")]).unwrap();
+    assert!(development.check_routes(&["/summary"]).is_err());
+    let production = with("METRICS_ENDPOINT", "/");
+    assert!(production.check_routes(&["/summary"]).is_ok());
+    // With the endpoint off, nothing collides.
+    let off = read(&[
+        ("METRICS_ENDPOINT", "/health"),
+        ("PROMETHEUS_ENABLED", "false"),
+    ])
+    .unwrap();
+    assert!(off.check_routes(&routes).is_ok());
 }
 
 #[test]

@@ -1,8 +1,6 @@
 //! The generator's example module (`contract/example_metrics.rs`, compiled unchanged) against the runtime.
 
-// The generator's exact output (a test in the generator keeps it current); `rustfmt::skip` keeps
-// `cargo fmt` from rewriting it.
-#[rustfmt::skip]
+// The generator's exact output (a test in the generator keeps it current).
 #[path = "contract/example_metrics.rs"]
 mod example_metrics;
 #[path = "support/labels.rs"]

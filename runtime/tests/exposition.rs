@@ -1,9 +1,7 @@
 //! The crate's own encoders (`encode_prometheus`, `encode_openmetrics`): exact output, agreement with
 //! prometheus-client's encoder, `promtool check metrics`, and a real Prometheus scraping them.
 
-// The generator's exact output (a test in the generator keeps it current); `rustfmt::skip` keeps
-// `cargo fmt` from rewriting it.
-#[rustfmt::skip]
+// The generator's exact output (a test in the generator keeps it current).
 #[path = "contract/example_metrics.rs"]
 mod example_metrics;
 #[path = "support/labels.rs"]
@@ -25,9 +23,9 @@ use labels::{durations, le_values, requests};
 use prometheus_server::Prometheus;
 use serde_json::Value;
 use slogen_runtime::{
-    encode, encode_openmetrics, encode_prometheus, encode_text, Counter, Dimension, Family, Format,
-    Gauge, Histogram, LabelSet, LabelValue, MetricSet, NoLabels, OpenLabel, Slot, Visitor,
-    OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE,
+    encode, encode_openmetrics, encode_prometheus, encode_text, le_value, Counter, Dimension,
+    Family, Format, Gauge, Histogram, LabelSet, LabelValue, MetricSet, NoLabels, OpenLabel, Slot,
+    Visitor, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE,
 };
 
 /// A route exercising every character the label value escaping handles.
@@ -555,7 +553,29 @@ fn samples_match_prometheus_client_on_a_random_recording() {
 }
 
 #[test]
-fn histogram_le_is_rust_debug_and_last() {
+fn le_is_spelt_as_prometheus_3_normalises_it() {
+    // Go's strconv.FormatFloat(f, 'g', -1, 64), plus `.0` when that reads as an integer.
+    let spellings = [
+        (1.0, "1.0"),
+        (0.00005, "5e-05"),
+        (0.0001, "0.0001"),
+        (1_000_000.0, "1e+06"),
+        (123_456.0, "123456.0"),
+        (0.25, "0.25"),
+        (10.0, "10.0"),
+        (1.5e-7, "1.5e-07"),
+        (2.5e21, "2.5e+21"),
+        (-3.0, "-3.0"),
+        (f64::INFINITY, "+Inf"),
+        (f64::NEG_INFINITY, "-Inf"),
+    ];
+    for (bound, text) in spellings {
+        assert_eq!(le_value(bound), text, "{bound:?}");
+    }
+}
+
+#[test]
+fn histogram_le_is_normalised_and_last() {
     let fleet = Fleet::new();
     fleet
         .operations
@@ -646,7 +666,11 @@ fn promtool_finds_nothing_in_the_classic_text() {
 struct Served {
     example: Metrics,
     room: Family<NoLabels, Gauge>,
+    /// Bounds whose `le` Prometheus 3 would respell if the exposition did not already use its spelling.
+    sizes: Family<NoLabels, Histogram>,
 }
+
+const SIZE_BUCKETS: &[f64] = &[0.00005, 0.25, 1.0, 123_456.0, 1_000_000.0];
 
 const ROOM_HELP: &str = "Temperature in \"degrees\", as measured.";
 
@@ -654,6 +678,7 @@ impl MetricSet for Served {
     fn visit(&self, visitor: &mut dyn Visitor) {
         self.example.visit(visitor);
         visitor.family(&self.room);
+        visitor.family(&self.sizes);
     }
 }
 
@@ -774,8 +799,12 @@ fn scraped_by_prometheus(format: Format) {
             Vec::new(),
             Gauge::default,
         ),
+        sizes: Family::new("sizes", "Sizes.", Some("bytes"), Vec::new(), || {
+            Histogram::new(SIZE_BUCKETS)
+        }),
     });
     record_small(&served.example);
+    served.sizes.observe(0.5);
     served
         .example
         .http_requests

@@ -5,13 +5,13 @@ mod provider;
 use std::sync::Arc;
 use std::time::Duration;
 
-use slogen_runtime::encode_text;
-use slogen_runtime::external::{classify_result, ExternalApiTracker, TimedOut};
-use slogen_runtime::record::ExternalApiRecorder;
-use slogen_runtime::reference::metrics::{
+use slogen_reference_service::metrics::{
     ExternalApiRequestDurationLabels, ExternalApiRequestsLabels, Metrics, Outcome, Provider,
     StatusClass,
 };
+use slogen_runtime::encode_text;
+use slogen_runtime::external::{classify_result, ExternalApiTracker, TimedOut};
+use slogen_runtime::record::ExternalApiRecorder;
 
 fn tracker() -> (Arc<Metrics>, ExternalApiTracker<Provider, Metrics>) {
     let metrics = Arc::new(Metrics::new());

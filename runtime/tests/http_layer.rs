@@ -1,8 +1,7 @@
 //! The HTTP layer and the metrics endpoints, on a real axum router recording into the generator's example
 //! module, checked by scraping `/metrics`.
 
-// The generator's exact output; `rustfmt::skip` keeps `cargo fmt` from rewriting it.
-#[rustfmt::skip]
+// The generator's exact output (a test in the generator keeps it current).
 #[path = "contract/example_metrics.rs"]
 mod example_metrics;
 mod support;

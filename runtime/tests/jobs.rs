@@ -4,12 +4,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use slogen_runtime::encode_text;
-use slogen_runtime::jobs::{every, run_job, JobPanicked};
-use slogen_runtime::reference::metrics::{
+use slogen_reference_service::metrics::{
     JobLastSuccessTimestampLabels, JobRunDurationLabels, JobRunsLabels, JobStatus,
     JobsRunningLabels, Metrics,
 };
+use slogen_runtime::encode_text;
+use slogen_runtime::jobs::{every, run_job, JobPanicked};
 use tokio::sync::{mpsc, oneshot};
 
 fn runs(metrics: &Metrics, job_name: &str, job_status: JobStatus) -> u64 {

@@ -258,3 +258,24 @@ fn family_rejects_an_open_label_under_another_name() {
         Counter::default,
     );
 }
+
+#[test]
+fn the_per_thread_intern_cache_never_mixes_labels_or_values() {
+    let a = OpenLabel::new("a", 2);
+    let b = OpenLabel::new("b", 2);
+    let mut route = String::from("/x");
+    assert_eq!(a.intern(&route), 0);
+    assert_eq!(b.intern("/y"), 0);
+    // The same string, so the same cache entry, for another label: its own id.
+    assert_eq!(b.intern(&route), 1);
+    assert_eq!(a.intern(&route), 0);
+    // The same buffer with new text: the entry is checked by text, so this is a new value.
+    route.replace_range(.., "/z");
+    assert_eq!(a.intern(&route), 1);
+    assert_eq!(a.intern("/x"), 0);
+    // Full: a third value overflows and is counted; the cached ones still resolve.
+    assert_eq!(a.intern("/w"), 2);
+    assert_eq!(a.dropped(), 1);
+    assert_eq!(a.intern(&route), 1);
+    assert_eq!(a.dropped(), 1);
+}

@@ -12,10 +12,21 @@ use std::time::Duration;
 
 use recorders::QueryCounts;
 use services::Postgres;
-use slogen_runtime::db::{Database, NO_TABLE};
+use slogen_runtime::db::{Database, DbSettings, NO_TABLE};
 use slogen_runtime::record::Outcome::Ok;
 use slogen_runtime::record::SqlOperation::{self, Select};
 use slogen_runtime::slow_query::{SlowQuery, SlowQueryConfig, SlowQueryLog};
+
+/// The test server with the defaults a service gets, but a short connect timeout.
+fn settings(postgres: &Postgres) -> DbSettings {
+    DbSettings {
+        url: postgres.url().to_owned(),
+        application_name: "slogen-test".to_owned(),
+        pool_size: 4,
+        connect_timeout: Duration::from_secs(2),
+        statement_timeout: Duration::from_secs(10),
+    }
+}
 
 fn entry(statement: &str) -> SlowQuery<'_> {
     SlowQuery {
@@ -41,7 +52,7 @@ async fn an_unwritable_log_is_counted_and_the_query_still_succeeds() {
     let counts = Arc::new(QueryCounts::default());
     let every_statement_is_slow = SlowQueryConfig::new(Duration::ZERO, unwritable_path(dir.path()));
     let slow_log = Arc::new(SlowQueryLog::new(every_statement_is_slow));
-    let db = Database::connect(postgres.url(), Arc::clone(&counts), slow_log)
+    let db = Database::connect(settings(&postgres), Arc::clone(&counts), slow_log)
         .await
         .expect("connect to postgres");
 
@@ -105,6 +116,28 @@ fn the_directory_is_created_and_lines_carry_every_field() {
         line["statement"],
         "UPDATE accounts SET balance = $1 WHERE id = $2"
     );
+}
+
+#[test]
+fn a_log_moved_or_deleted_from_outside_is_reopened_at_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slow.log");
+    let log = SlowQueryLog::new(SlowQueryConfig::new(Duration::ZERO, &path));
+    let lines = |path: &Path| std::fs::read_to_string(path).unwrap().lines().count();
+
+    log.record(&entry("SELECT 1")).unwrap();
+    // logrotate without copytruncate: rename, and the writer must notice.
+    let moved = dir.path().join("slow.log.2026-12-05");
+    std::fs::rename(&path, &moved).unwrap();
+    log.record(&entry("SELECT 2")).unwrap();
+    assert_eq!((lines(&moved), lines(&path)), (1, 1));
+    assert!(std::fs::read_to_string(&path).unwrap().contains("SELECT 2"));
+
+    // Deleted outright: the next line recreates it.
+    std::fs::remove_file(&path).unwrap();
+    log.record(&entry("SELECT 3")).unwrap();
+    assert!(std::fs::read_to_string(&path).unwrap().contains("SELECT 3"));
+    assert_eq!(lines(&path), 1);
 }
 
 /// The log's files, oldest first: `file.N-1`, …, `file.1`, `file`.

@@ -16,7 +16,8 @@ use crate::model::{Label, LabelValues, Metric, MetricKind, Service};
 struct ModuleContext {
     source: String,
     service: String,
-    imports: Vec<&'static str>,
+    /// The `use slogen_runtime::{..};` item, laid out as rustfmt would.
+    imports: String,
     enums: Vec<EnumContext>,
     label_sets: Vec<LabelSetContext>,
     metrics: Vec<MetricContext>,
@@ -30,6 +31,7 @@ struct EnumContext {
     prefixed: bool,
     doc: Vec<String>,
     variants: Vec<VariantContext>,
+    /// The `const VALUES` item, laid out as rustfmt would.
     values: String,
 }
 
@@ -44,6 +46,7 @@ struct LabelSetContext {
     name: String,
     metric: String,
     borrows: bool,
+    /// The `const NAMES` item, laid out as rustfmt would.
     names: String,
     fields: Vec<FieldContext>,
 }
@@ -64,14 +67,11 @@ struct MetricContext {
     doc: Vec<String>,
     kind: &'static str,
     labels_type: String,
-    name_literal: String,
-    help_literal: String,
-    unit_literal: String,
     unit_doc: String,
-    dimensions: Vec<String>,
-    make: String,
+    /// The `Family::new(..)` call, laid out as rustfmt would at the field's indentation.
+    family_new: String,
+    /// The bucket bounds `const` item, laid out as rustfmt would; empty for other kinds.
     buckets: String,
-    buckets_const: String,
 }
 
 #[derive(Serialize)]
@@ -98,7 +98,11 @@ pub fn emit(service: &Service) -> Result<String> {
                     .iter()
                     .any(|v| v.variant.starts_with(&upper_camel(&label.name))),
                 doc: doc_lines(&label.help),
-                values: list(values.iter().map(|v| literal(&v.value))),
+                values: array_item(
+                    4,
+                    "const VALUES: &'static [&'static str]",
+                    &values.iter().map(|v| literal(&v.value)).collect::<Vec<_>>(),
+                ),
                 variants: values
                     .iter()
                     .map(|v| VariantContext {
@@ -157,10 +161,11 @@ pub fn emit(service: &Service) -> Result<String> {
         imports.retain(|i| *i != "Dimension");
     }
     imports.sort_unstable();
+    let imports: Vec<String> = imports.into_iter().map(String::from).collect();
     let context = ModuleContext {
         source: service.source.clone(),
         service: service.name.clone(),
-        imports,
+        imports: import_item(&imports),
         enums,
         label_sets,
         metrics,
@@ -199,7 +204,11 @@ fn label_set(service: &Service, metric: &Metric) -> LabelSetContext {
         name: labels_struct(metric),
         metric: metric.name.clone(),
         borrows,
-        names: list(metric.labels.iter().map(|l| literal(l))),
+        names: array_item(
+            4,
+            "const NAMES: &'static [&'static str]",
+            &metric.labels.iter().map(|l| literal(l)).collect::<Vec<_>>(),
+        ),
         fields,
     }
 }
@@ -226,40 +235,144 @@ fn metric(service: &Service, m: &Metric) -> MetricContext {
         MetricKind::Gauge => ("Gauge", "Gauge::default".to_string()),
         MetricKind::Histogram => ("Histogram", format!("|| Histogram::new({buckets_const})")),
     };
+    let dimensions: Vec<String> = m
+        .labels
+        .iter()
+        .map(|l| match service.label_defs[l].values {
+            LabelValues::Closed(_) => format!("Dimension::closed::<{}>()", upper_camel(l)),
+            LabelValues::Open { .. } => format!("Dimension::open(&{})", rust_field(l)),
+        })
+        .collect();
+    let field = rust_field(&m.name);
+    let unit = match &m.unit {
+        Some(u) => format!("Some({})", literal(u)),
+        None => "None".into(),
+    };
+    let args = [literal(&m.name), literal(&m.help), unit];
+    let buckets = if m.buckets.is_empty() {
+        String::new()
+    } else {
+        let bounds: Vec<String> = m.buckets.iter().map(|b| format!("{b:?}")).collect();
+        array_item(0, &format!("const {buckets_const}: &[f64]"), &bounds)
+    };
     MetricContext {
-        field: rust_field(&m.name),
+        family_new: family_new(&field, &args, &dimensions, &make),
+        field,
         name: m.name.clone(),
         doc: doc_lines(&m.help),
         kind,
         labels_type,
-        name_literal: literal(&m.name),
-        help_literal: literal(&m.help),
-        unit_literal: match &m.unit {
-            Some(u) => format!("Some({})", literal(u)),
-            None => "None".into(),
-        },
         unit_doc: m.unit.clone().unwrap_or_default(),
-        dimensions: m
-            .labels
-            .iter()
-            .map(|l| match service.label_defs[l].values {
-                LabelValues::Closed(_) => format!("Dimension::closed::<{}>()", upper_camel(l)),
-                LabelValues::Open { .. } => format!("Dimension::open(&{})", rust_field(l)),
-            })
-            .collect(),
-        make,
-        buckets: list(m.buckets.iter().map(|b| format!("{b:?}"))),
-        buckets_const,
+        buckets,
     }
+}
+
+// rustfmt's defaults (style edition 2021) that decide the layout of the lists the module contains.
+/// `max_width`: no line may be longer.
+const MAX_WIDTH: usize = 100;
+/// `array_width` and `fn_call_width` (60 % of `max_width`): the widest list kept on one line.
+const LIST_WIDTH: usize = 60;
+/// `short_array_element_width_threshold`: arrays of items this short are filled, not one item a line.
+const SHORT_ITEM: usize = 10;
+
+/// `use slogen_runtime::{..};`: on one line when it fits, else the names filled onto indented lines.
+fn import_item(names: &[String]) -> String {
+    let one_line = format!("use slogen_runtime::{{{}}};", names.join(", "));
+    if one_line.len() <= MAX_WIDTH {
+        return one_line;
+    }
+    format!("use slogen_runtime::{{\n{}}};", fill(names, 4))
+}
+
+/// `<indent>lhs = &[items];` as rustfmt lays out a `const` array: on one line when the list is narrow and
+/// fits, else the array alone on the next line when that fits, else one item a line (short items filled).
+fn array_item(indent: usize, lhs: &str, items: &[String]) -> String {
+    let pad = " ".repeat(indent);
+    let content = items.join(", ");
+    let narrow = content.len() <= LIST_WIDTH;
+    let one_line = format!("{pad}{lhs} = &[{content}];");
+    if narrow && one_line.len() <= MAX_WIDTH {
+        return one_line;
+    }
+    let next_line = format!("{pad}    &[{content}];");
+    if narrow && next_line.len() <= MAX_WIDTH {
+        return format!("{pad}{lhs} =\n{next_line}");
+    }
+    let body = if items.iter().all(|item| item.len() <= SHORT_ITEM) {
+        fill(items, indent + 4)
+    } else {
+        vertical(items, indent + 4)
+    };
+    format!("{pad}{lhs} = &[\n{body}{pad}];")
+}
+
+/// `field: Family::new(..),` inside `Metrics { .. }` (12 spaces deep): on one line when the arguments are
+/// narrow and fit, else one argument a line, the `vec!` of dimensions likewise. (Where a help text is too
+/// long for any layout, rustfmt keeps the expression as written, which is this layout too.)
+fn family_new(field: &str, args: &[String; 3], dimensions: &[String], make: &str) -> String {
+    let pad = " ".repeat(12);
+    let dims_content = dimensions.join(", ");
+    let dims = if dimensions.is_empty() {
+        "Vec::new()".to_string()
+    } else {
+        format!("vec![{dims_content}]")
+    };
+    let all: Vec<String> = args
+        .iter()
+        .cloned()
+        .chain([dims, make.to_string()])
+        .collect();
+    let content = all.join(", ");
+    let one_line = format!("{pad}{field}: Family::new({content}),");
+    if content.len() <= LIST_WIDTH && one_line.len() <= MAX_WIDTH {
+        return one_line;
+    }
+    let mut lines = vertical(&all[..3], 16);
+    let dims_line = format!("{pad}    {},", all[3]);
+    if dimensions.is_empty() || (dims_content.len() <= LIST_WIDTH && dims_line.len() <= MAX_WIDTH) {
+        lines.push_str(&dims_line);
+        lines.push('\n');
+    } else {
+        lines.push_str(&format!(
+            "{pad}    vec![\n{}{pad}    ],\n",
+            vertical(dimensions, 20)
+        ));
+    }
+    lines.push_str(&format!("{pad}    {make},\n"));
+    format!("{pad}{field}: Family::new(\n{lines}{pad}),")
+}
+
+/// One item a line, each followed by a comma.
+fn vertical(items: &[String], indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    items.iter().map(|item| format!("{pad}{item},\n")).collect()
+}
+
+/// Items filled onto lines of at most [`MAX_WIDTH`], each line ending in a comma.
+fn fill(items: &[String], indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    let mut out = String::new();
+    let mut line = String::new();
+    for item in items {
+        if !line.is_empty() && pad.len() + line.len() + 1 + item.len() + 1 > MAX_WIDTH {
+            out.push_str(&format!("{pad}{line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(item);
+        line.push(',');
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{pad}{line}\n"));
+    }
+    out
 }
 
 /// A Rust string literal (Debug escaping is valid Rust).
 fn literal(text: &str) -> String {
     format!("{text:?}")
-}
-
-fn list(items: impl Iterator<Item = String>) -> String {
-    items.collect::<Vec<_>>().join(", ")
 }
 
 /// Doc-comment lines, each starting with a space unless empty.

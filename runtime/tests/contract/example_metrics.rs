@@ -6,18 +6,8 @@
 //! to their cardinality limit, after which new values are recorded as `other`.
 
 use slogen_runtime::{
-    Counter,
-    Dimension,
-    Family,
-    Gauge,
-    Histogram,
-    LabelSet,
-    LabelValue,
-    MetricSet,
-    NoLabels,
-    OpenLabel,
-    Slot,
-    Visitor,
+    Counter, Dimension, Family, Gauge, Histogram, LabelSet, LabelValue, MetricSet, NoLabels,
+    OpenLabel, Slot, Visitor,
 };
 
 /// HTTP request method.
@@ -128,7 +118,9 @@ pub struct Metrics {
 }
 
 /// Bucket bounds of `http_request_duration`, in seconds.
-const HTTP_REQUEST_DURATION_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const HTTP_REQUEST_DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 impl Metrics {
     /// Creates every metric at zero. Open labels are shared between the metrics that use them.
@@ -139,19 +131,14 @@ impl Metrics {
                 "cache_operations",
                 "Cache operations, by outcome.",
                 None,
-                vec![
-                    Dimension::closed::<Status>(),
-                ],
+                vec![Dimension::closed::<Status>()],
                 Counter::default,
             ),
             http_request_duration: Family::new(
                 "http_request_duration",
                 "HTTP request latency, from first byte in to last byte out.",
                 Some("seconds"),
-                vec![
-                    Dimension::closed::<Method>(),
-                    Dimension::open(&route),
-                ],
+                vec![Dimension::closed::<Method>(), Dimension::open(&route)],
                 || Histogram::new(HTTP_REQUEST_DURATION_BUCKETS),
             ),
             http_requests: Family::new(

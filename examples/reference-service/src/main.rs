@@ -1,4 +1,4 @@
-//! The reference backend as a process: `DATABASE_URL=postgres://… cargo run -p slogen-runtime --bin
+//! The reference backend as a process: `DATABASE_URL=postgres://… cargo run -p slogen-reference-service --bin
 //! reference-service`.
 //!
 //! Configuration is read from the environment: the runtime's variables (see `slogen_runtime::config`),
@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use slogen_runtime::reference::{app, schedule_jobs, AppState, Settings};
+use slogen_reference_service::{app, schedule_jobs, AppState, Settings};
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written.

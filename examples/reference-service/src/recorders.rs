@@ -1,4 +1,4 @@
-//! The [`crate::record`] traits for the reference `Metrics`: the only place where runtime events meet
+//! The [`slogen_runtime::record`] traits for the reference `Metrics`: the only place where runtime events meet
 //! generated metric names, one short mapping per trait.
 
 use std::time::Duration;
@@ -10,7 +10,7 @@ use super::metrics::{
     JobLastSuccessTimestampLabels, JobRunDurationLabels, JobRunsLabels, JobStatus,
     JobsRunningLabels, Method, Metrics, Outcome, Provider, Status, StatusClass,
 };
-use crate::record::{
+use slogen_runtime::record::{
     self, CacheRecorder, ExternalApiRecorder, HttpRecorder, JobRecorder, QueryRecorder,
 };
 

@@ -13,7 +13,7 @@ use promql_parser::parser::VectorSelector;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use slogen::model::Service;
-use slogen_runtime::reference::{app, AppState, Settings};
+use slogen_reference_service::{app, AppState, Settings};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
@@ -22,9 +22,9 @@ use crate::services::unique_name;
 /// The repository root, where `slos/` and `generated/` live.
 pub fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the runtime sits in the repository")
-        .to_owned()
+        .join("../..")
+        .canonicalize()
+        .expect("the example sits two levels below the repository root")
 }
 
 /// The `backend` service of the spec directory `dir`, as the generator models it: what the reference service

@@ -3,7 +3,8 @@
 //!
 //! | Route | What it does | Feeds |
 //! |---|---|---|
-//! | `GET /health` | liveness | `http_*` |
+//! | `GET /health` | liveness: the process serves requests | `http_*` |
+//! | `GET /ready` | readiness: PostgreSQL and Redis answer within `READINESS_TIMEOUT_SECONDS` (503 if not) | `http_*` |
 //! | `POST /users` | inserts a user, caches it | `db_*` (insert), `cache_*` (set) |
 //! | `GET /users/{id}` | reads a user through the cache | `cache_*` (get), `db_*` (select) on a miss |
 //! | `PATCH /users/{id}` | renames a user, evicts it | `db_*` (update), `cache_*` (delete) |
@@ -11,25 +12,39 @@
 //! | `POST /payments` | charges a card at the provider | `external_api_*` (`stripe`, `create_charge`) |
 //! | `POST /newsletter/subscriptions` | subscribes an email | `external_api_*` (`beehiiv`, `add_subscriber`) |
 //! | `POST /jobs/{name}/run` | runs a background job now | `job_*`, `jobs_running` |
-//! | `GET /slow?ms=` | a statement sleeping `ms` in PostgreSQL | latency, `db_slow_queries` |
-//! | `GET`/`POST /admin/faults` | reads or sets the fault switch | — |
+//! | `GET /slow?ms=` | a statement sleeping `ms` in PostgreSQL (development only) | latency, `db_slow_queries` |
+//! | `GET`/`POST /admin/faults` | reads or sets the fault switch (development only) | — |
 //! | `GET /metrics`, `GET /metrics/summary` | exposition, development digest | — |
 //!
 //! The fault switch makes a share of API requests (the routes above `/admin`, except `/health`) answer 500
 //! and adds latency to all of them, so alerts and dashboards can be watched reacting. It is
-//! unauthenticated: this is a demonstration service, not a template for production access control.
+//! unauthenticated, so it and `/slow` exist only with `APP_ENV=development`.
+//!
+//! # Failures and the availability SLI
+//!
+//! The availability SLI counts `status="5xx"` answers as errors, so every failure of the service's own
+//! making must be a 5xx and every client mistake a 4xx:
+//!
+//! | Failure | Answer |
+//! |---|---|
+//! | PostgreSQL unreachable, down, or no pooled connection within `DB_CONNECT_TIMEOUT_SECONDS` | 503 |
+//! | a statement past `DB_STATEMENT_TIMEOUT_SECONDS` (server hung or slow) | 503 |
+//! | any other PostgreSQL error | 500 |
+//! | an injected fault | 500 |
+//! | a provider refusing or failing / not answering in time | 502 / 504 |
+//! | malformed JSON, a NUL character in a string, a too-long `/slow` | 400 or 422 |
+//!
+//! A request touching PostgreSQL therefore answers within connect timeout + statement timeout (per
+//! statement), never waiting for the client to give up (which would be counted as 499, outside the SLI).
 
 use std::error::Error;
 use std::fmt;
-use std::net::SocketAddr;
-use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -39,27 +54,23 @@ use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 
 use super::metrics::{Metrics, Provider};
-use crate::cache::{Cache, CacheConfig, CacheError};
-use crate::config::{ConfigError, RuntimeConfig};
-use crate::db::Database;
-use crate::endpoints::{metrics_router, Summary};
-use crate::external::{ExternalApiTracker, TimedOut};
-use crate::http::{current_request_id, HttpMetricsLayer, REQUEST_ID_HEADER};
-use crate::jobs::{every, run_job, JobPanicked};
-use crate::slow_query::{SlowQueryConfig, SlowQueryLog};
+use slogen_runtime::cache::{Cache, CacheConfig, CacheError};
+use slogen_runtime::config::RuntimeConfig;
+use slogen_runtime::db::{Database, DbError, DbSettings};
+use slogen_runtime::endpoints::{metrics_router, Summary};
+use slogen_runtime::external::{ExternalApiTracker, TimedOut};
+use slogen_runtime::http::{current_request_id, HttpMetricsLayer, REQUEST_ID_HEADER};
+use slogen_runtime::jobs::{every, run_job, JobPanicked};
+use slogen_runtime::slow_query::{SlowQueryConfig, SlowQueryLog};
 
-/// The variable holding the PostgreSQL URL (required).
-pub const DATABASE_URL: &str = "DATABASE_URL";
-/// The variable holding the Redis URL.
-pub const REDIS_URL: &str = "REDIS_URL";
-/// The variable holding the listen address.
-pub const BIND: &str = "BIND";
-/// The variable holding the payment provider's base URL.
-pub const STRIPE_BASE_URL: &str = "STRIPE_BASE_URL";
-/// The variable holding the newsletter provider's base URL.
-pub const BEEHIIV_BASE_URL: &str = "BEEHIIV_BASE_URL";
-/// The variable holding the timeout of calls to external APIs, in seconds.
-pub const EXTERNAL_API_TIMEOUT_SECONDS: &str = "EXTERNAL_API_TIMEOUT_SECONDS";
+mod faults;
+mod settings;
+pub use faults::FaultSettings;
+use faults::{faults, inject_faults, set_faults, Faults};
+pub use settings::{
+    Settings, SettingsError, BEEHIIV_BASE_URL, BIND, DATABASE_URL, EXTERNAL_API_TIMEOUT_SECONDS,
+    REDIS_URL, STRIPE_BASE_URL,
+};
 
 /// How long a user stays cached.
 const USER_TTL: Duration = Duration::from_secs(60);
@@ -82,151 +93,14 @@ const SEND_DIGEST_EMAILS: &str = "send_digest_emails";
 /// Serializes the schema creation of concurrent instances sharing a database.
 const MIGRATION_LOCK: i64 = 0x5106_0001;
 
-/// The reference service's settings: the runtime's plus where its dependencies are.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Settings {
-    /// The runtime's settings (metrics endpoint, slow-query log, environment).
-    pub runtime: RuntimeConfig,
-    /// `DATABASE_URL`: a `postgres://` URL or `key=value` connection string.
-    pub database_url: String,
-    /// `REDIS_URL`, default `redis://127.0.0.1:6379/`; Redis may be down at startup.
-    pub redis_url: String,
-    /// `BIND`, default `127.0.0.1:8000`.
-    pub bind: SocketAddr,
-    /// `STRIPE_BASE_URL`, default `http://127.0.0.1:12111` (stripe-mock's port): the service posts JSON
-    /// to `<base>/v1/charges`. Plain `http://` only: the runtime builds `reqwest` without TLS.
-    pub stripe_base_url: String,
-    /// `BEEHIIV_BASE_URL`, default `http://127.0.0.1:12112`: the service posts to `<base>/v2/subscriptions`.
-    pub beehiiv_base_url: String,
-    /// `EXTERNAL_API_TIMEOUT_SECONDS`, default 10: past it a provider call is abandoned and counted as a
-    /// timeout.
-    pub external_api_timeout: Duration,
-}
-
-impl Settings {
-    /// Reads the settings from the process environment.
-    pub fn from_env() -> Result<Self, SettingsError> {
-        Self::from_vars(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the settings through `vars` (a variable's value, or `None` when unset), reporting every
-    /// malformed or missing variable at once.
-    pub fn from_vars(vars: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let mut problems = Vec::new();
-        let runtime = RuntimeConfig::from_vars(&vars).unwrap_or_else(|error: ConfigError| {
-            problems.extend(error.invalid().iter().map(ToString::to_string));
-            RuntimeConfig::default()
-        });
-        let mut read = |name: &str,
-                        default: Option<&str>,
-                        check: fn(&str) -> Result<(), String>| {
-            match vars(name).or_else(|| default.map(str::to_owned)) {
-                None => {
-                    problems.push(format!("{name} is not set"));
-                    String::new()
-                }
-                Some(value) => {
-                    if let Err(expected) = check(&value) {
-                        problems.push(format!("invalid {name}={value:?}: expected {expected}"));
-                    }
-                    value
-                }
-            }
-        };
-        let database_url = read(DATABASE_URL, None, check_database_url);
-        let redis_url = read(REDIS_URL, Some("redis://127.0.0.1:6379/"), check_redis_url);
-        let bind = read(BIND, Some("127.0.0.1:8000"), check_bind);
-        let stripe_base_url = read(
-            STRIPE_BASE_URL,
-            Some("http://127.0.0.1:12111"),
-            check_http_url,
-        );
-        let beehiiv_base_url = read(
-            BEEHIIV_BASE_URL,
-            Some("http://127.0.0.1:12112"),
-            check_http_url,
-        );
-        let timeout = read(EXTERNAL_API_TIMEOUT_SECONDS, Some("10"), check_seconds);
-        if !problems.is_empty() {
-            return Err(SettingsError { problems });
-        }
-        Ok(Settings {
-            runtime,
-            database_url,
-            redis_url,
-            bind: bind.parse().expect("checked above"),
-            stripe_base_url: stripe_base_url.trim_end_matches('/').to_owned(),
-            beehiiv_base_url: beehiiv_base_url.trim_end_matches('/').to_owned(),
-            external_api_timeout: Duration::from_secs_f64(
-                timeout.trim().parse().expect("checked above"),
-            ),
-        })
-    }
-}
-
-fn check_database_url(value: &str) -> Result<(), String> {
-    tokio_postgres::Config::from_str(value)
-        .map(drop)
-        .map_err(|error| format!("a PostgreSQL URL such as `postgres://user@host/db` ({error})"))
-}
-
-fn check_redis_url(value: &str) -> Result<(), String> {
-    redis::Client::open(value)
-        .map(drop)
-        .map_err(|error| format!("a `redis://host:port/` URL ({error})"))
-}
-
-fn check_bind(value: &str) -> Result<(), String> {
-    value
-        .parse::<SocketAddr>()
-        .map(drop)
-        .map_err(|_| "an address and port such as `127.0.0.1:8000`".to_owned())
-}
-
-fn check_http_url(value: &str) -> Result<(), String> {
-    match reqwest::Url::parse(value) {
-        Ok(url) if url.scheme() == "http" && url.host().is_some() => Ok(()),
-        _ => Err("an `http://host:port` URL (this build has no TLS)".to_owned()),
-    }
-}
-
-fn check_seconds(value: &str) -> Result<(), String> {
-    match value.trim().parse::<f64>() {
-        Ok(seconds) if seconds > 0.0 && Duration::try_from_secs_f64(seconds).is_ok() => Ok(()),
-        _ => Err("a positive number of seconds, e.g. `10`".to_owned()),
-    }
-}
-
-/// Why the settings are unusable: every problem, one per variable.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SettingsError {
-    problems: Vec<String>,
-}
-
-impl SettingsError {
-    /// The problems, one line each, so a caller can report them its own way.
-    pub fn problems(&self) -> &[String] {
-        &self.problems
-    }
-}
-
-impl fmt::Display for SettingsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("invalid configuration:")?;
-        for problem in &self.problems {
-            write!(f, "\n  - {problem}")?;
-        }
-        Ok(())
-    }
-}
-
-impl Error for SettingsError {}
+/// The `application_name` of the service's PostgreSQL sessions, unless `DATABASE_URL` sets one.
+const APPLICATION_NAME: &str = "reference-service";
 
 /// Why the service could not start.
 #[derive(Debug)]
 pub enum StartError {
     /// PostgreSQL is unreachable or refused the schema.
-    Database(tokio_postgres::Error),
+    Database(DbError),
     /// The Redis URL is unusable (an unreachable Redis is not an error: the cache reconnects).
     Cache(CacheError),
     /// The HTTP client for the payment provider could not be built.
@@ -281,7 +155,9 @@ impl AppState {
         let slow_log = Arc::new(SlowQueryLog::new(SlowQueryConfig::from_runtime(
             &settings.runtime,
         )));
-        let db = Database::connect(&settings.database_url, Arc::clone(&metrics), slow_log)
+        let db_settings =
+            DbSettings::from_runtime(&settings.database_url, APPLICATION_NAME, &settings.runtime);
+        let db = Database::connect(db_settings, Arc::clone(&metrics), slow_log)
             .await
             .map_err(StartError::Database)?;
         migrate(&db).await.map_err(StartError::Database)?;
@@ -331,19 +207,15 @@ impl AppState {
     }
 }
 
-/// Creates the `users` table once, under an advisory lock so instances starting together do not race.
-async fn migrate(db: &Database<Metrics>) -> Result<(), tokio_postgres::Error> {
-    db.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
-        .await?;
-    let created = db
-        .execute(
-            "CREATE TABLE IF NOT EXISTS users (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE)",
-            &[],
-        )
-        .await;
-    db.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
-        .await?;
-    created.map(drop)
+/// Creates the `users` table once, under a transaction-scoped advisory lock so instances starting together
+/// do not race: one statement, so lock and creation share the pooled connection and the transaction.
+async fn migrate(db: &Database<Metrics>) -> Result<(), DbError> {
+    let statement = format!(
+        "DO $$ BEGIN PERFORM pg_advisory_xact_lock({MIGRATION_LOCK}); \
+         CREATE TABLE IF NOT EXISTS users (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL UNIQUE); \
+         END $$"
+    );
+    db.table("users").execute(&statement, &[]).await.map(drop)
 }
 
 /// Spawns the periodic `refresh_user_count` job.
@@ -372,14 +244,17 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/payments", post(create_payment))
         .route("/newsletter/subscriptions", post(subscribe))
         .route("/jobs/{name}/run", post(run_named_job))
-        .route("/slow", get(slow))
+        .merge(development_routes(&state.config))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             inject_faults,
         ));
-    let operations = Router::new()
+    let mut operations = Router::new()
         .route("/health", get(health))
-        .route("/admin/faults", get(faults).post(set_faults));
+        .route("/ready", get(ready));
+    if state.config.development() {
+        operations = operations.route("/admin/faults", get(faults).post(set_faults));
+    }
     let summary: Arc<dyn Summary> = Arc::clone(&state.metrics) as Arc<dyn Summary>;
     let exposition = metrics_router(Arc::clone(&state.metrics), Some(summary), &state.config);
     let layer = HttpMetricsLayer::new(Arc::clone(&state.metrics));
@@ -395,7 +270,7 @@ enum ApiError {
     NotFound(&'static str),
     Conflict(&'static str),
     Invalid(String),
-    Database(tokio_postgres::Error),
+    Database(DbError),
     Upstream(StatusCode, Value),
     InjectedFault,
 }
@@ -411,10 +286,20 @@ impl IntoResponse for ApiError {
             ApiError::Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, json!({ "error": why })),
             ApiError::Database(error) => {
                 tracing::error!(%error, "database error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({ "error": "database error" }),
-                )
+                match error {
+                    DbError::Unavailable(_) => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        json!({ "error": "database unavailable" }),
+                    ),
+                    error if error.is_timeout() => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        json!({ "error": "database timeout" }),
+                    ),
+                    _ => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        json!({ "error": "database error" }),
+                    ),
+                }
             }
             ApiError::Upstream(status, body) => (status, body),
             ApiError::InjectedFault => (
@@ -426,16 +311,64 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<tokio_postgres::Error> for ApiError {
-    fn from(error: tokio_postgres::Error) -> Self {
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
         ApiError::Database(error)
     }
 }
 
 type AppResult<T> = Result<T, ApiError>;
 
+/// Liveness: answers as long as the process serves requests, whatever its dependencies do (restarting
+/// the process would not bring them back).
 async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: whether PostgreSQL and Redis both answer within the readiness timeout, checked together.
+async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
+    let deadline = state.config.readiness_timeout;
+    let (postgres, redis) = tokio::join!(state.db.ping(deadline), state.cache.ping(deadline));
+    let status = if postgres && redis {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({ "postgres": postgres, "redis": redis })),
+    )
+}
+
+/// The demonstration routes that would be a liability in production: `/slow` holds a connection on
+/// request. Only with `APP_ENV=development`.
+fn development_routes(config: &RuntimeConfig) -> Router<Arc<AppState>> {
+    if config.development() {
+        Router::new().route("/slow", get(slow))
+    } else {
+        Router::new()
+    }
+}
+
+/// The paths the service serves itself, which `METRICS_ENDPOINT` must not take.
+pub const OWN_ROUTES: &[&str] = &[
+    "/users",
+    "/payments",
+    "/newsletter/subscriptions",
+    "/slow",
+    "/health",
+    "/ready",
+    "/admin/faults",
+];
+
+/// Rejects text PostgreSQL cannot store (a NUL character), as the client's mistake rather than a 500.
+fn storable(field: &str, value: &str) -> AppResult<()> {
+    if value.contains('\0') {
+        return Err(ApiError::Invalid(format!(
+            "{field} must not contain a NUL character"
+        )));
+    }
+    Ok(())
 }
 
 /// A user as stored and cached.
@@ -470,6 +403,8 @@ async fn create_user(
     State(state): State<Arc<AppState>>,
     Json(new): Json<NewUser>,
 ) -> AppResult<(StatusCode, Json<User>)> {
+    storable("name", &new.name)?;
+    storable("email", &new.email)?;
     let inserted = state
         .db
         .query_one(
@@ -518,6 +453,7 @@ async fn rename_user(
     Path(id): Path<i64>,
     Json(rename): Json<Rename>,
 ) -> AppResult<Json<User>> {
+    storable("name", &rename.name)?;
     let row = state
         .db
         .query_opt(
@@ -761,93 +697,4 @@ async fn slow(
     let seconds = ms as f64 / 1000.0;
     state.db.execute("SELECT pg_sleep($1)", &[&seconds]).await?;
     Ok(Json(json!({ "slept_ms": ms })))
-}
-
-/// The fault switch, as set through `POST /admin/faults`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaultSettings {
-    /// Share of API requests answered with 500, from 0 to 1; every request whose rank crosses a multiple
-    /// of `1 / error_ratio` fails, so N requests fail exactly `floor(N × error_ratio)` times.
-    #[serde(default)]
-    pub error_ratio: f64,
-    /// Latency added to every API request, in milliseconds.
-    #[serde(default)]
-    pub latency_ms: u64,
-}
-
-/// The live fault switch. The ratio is kept in parts per million so the failure pattern is exact integer
-/// arithmetic.
-#[derive(Debug, Default)]
-struct Faults {
-    error_ppm: AtomicU64,
-    latency_ms: AtomicU64,
-    /// API requests seen since the switch was last set.
-    seen: AtomicU64,
-}
-
-const PPM: u64 = 1_000_000;
-
-impl Faults {
-    fn set(&self, settings: FaultSettings) {
-        self.error_ppm
-            .store((settings.error_ratio * PPM as f64).round() as u64, Relaxed);
-        self.latency_ms.store(settings.latency_ms, Relaxed);
-        self.seen.store(0, Relaxed);
-    }
-
-    fn get(&self) -> FaultSettings {
-        FaultSettings {
-            error_ratio: self.error_ppm.load(Relaxed) as f64 / PPM as f64,
-            latency_ms: self.latency_ms.load(Relaxed),
-        }
-    }
-
-    /// Whether the next request fails: the `n`-th does when `floor(n × ratio)` goes up at `n`.
-    fn next_fails(&self) -> bool {
-        let ppm = self.error_ppm.load(Relaxed);
-        if ppm == 0 {
-            return false;
-        }
-        let n = self.seen.fetch_add(1, Relaxed) + 1;
-        n * ppm / PPM > (n - 1) * ppm / PPM
-    }
-}
-
-async fn inject_faults(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let latency = state.faults.latency_ms.load(Relaxed);
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
-    }
-    if state.faults.next_fails() {
-        return ApiError::InjectedFault.into_response();
-    }
-    next.run(request).await
-}
-
-async fn faults(State(state): State<Arc<AppState>>) -> Json<FaultSettings> {
-    Json(state.faults.get())
-}
-
-async fn set_faults(
-    State(state): State<Arc<AppState>>,
-    Json(settings): Json<FaultSettings>,
-) -> AppResult<Json<FaultSettings>> {
-    if !(0.0..=1.0).contains(&settings.error_ratio) {
-        return Err(ApiError::Invalid(
-            "error_ratio must be between 0 and 1".to_owned(),
-        ));
-    }
-    if settings.latency_ms > MAX_FAULT_LATENCY_MS {
-        return Err(ApiError::Invalid(format!(
-            "latency_ms must be at most {MAX_FAULT_LATENCY_MS}"
-        )));
-    }
-    state.faults.set(settings);
-    tracing::warn!(?settings, "fault switch set");
-    Ok(Json(state.faults.get()))
 }

@@ -5,11 +5,11 @@
 //! scrape and evaluation slack; the SLI must report the injected error ratio; every series the rules read
 //! must exist; and no process may outlive the test.
 
-#[path = "support/prometheus.rs"]
+#[path = "../../../runtime/tests/support/prometheus.rs"]
 mod prometheus_server;
 #[path = "support/reference.rs"]
 mod reference;
-#[path = "support/services.rs"]
+#[path = "../../../runtime/tests/support/services.rs"]
 mod services;
 
 use std::collections::BTreeMap;
@@ -459,7 +459,7 @@ async fn the_page_alert_fires_on_injected_errors_and_clears_when_they_stop() {
     let backend = Running::start(
         postgres.url(),
         redis.url(),
-        &[("APP_ENV", "production".to_owned())],
+        &[("APP_ENV", "development".to_owned())],
     )
     .await;
     let user = backend.create_user("alerta").await;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::metrics::Metrics;
-use crate::endpoints::{quantile, Summary};
-use crate::Histogram;
+use slogen_runtime::endpoints::{quantile, Summary};
+use slogen_runtime::Histogram;
 
 /// The percentiles reported per route, with their JSON keys.
 const PERCENTILES: [(&str, f64); 3] = [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)];

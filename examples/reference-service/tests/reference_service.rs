@@ -3,9 +3,10 @@
 
 #[path = "support/reference.rs"]
 mod reference;
-#[path = "support/services.rs"]
+#[path = "../../../runtime/tests/support/services.rs"]
 mod services;
 
+#[path = "../../../runtime/tests/provider/mod.rs"]
 mod provider;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,7 +21,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use services::{unique_name, Postgres, RedisServer};
 use slogen::model::Service;
-use slogen_runtime::reference::Settings;
+use slogen_reference_service::Settings;
 
 /// Series Prometheus itself attaches to every target; a selector on them is not about the service.
 const TARGET_SERIES: &[&str] = &[
@@ -355,7 +356,7 @@ impl Running {
 async fn every_metric_of_the_rules_and_dashboard_is_exposed_with_its_labels() {
     let postgres = Postgres::start();
     let mut redis = RedisServer::start_own();
-    let service = start(postgres.url(), redis.url(), "production", "0.5").await;
+    let service = start(postgres.url(), redis.url(), "development", "0.5").await;
 
     // Users: insert (and a duplicate), cached reads, a miss, update, delete.
     let email = format!("{}@example.com", unique_name("ada"));
@@ -721,7 +722,7 @@ async fn every_metric_of_the_rules_and_dashboard_is_exposed_with_its_labels() {
 async fn the_fault_switch_fails_exactly_the_requested_share() {
     let postgres = Postgres::start();
     let redis = RedisServer::start();
-    let service = start(postgres.url(), redis.url(), "production", "0.5").await;
+    let service = start(postgres.url(), redis.url(), "development", "0.5").await;
     let id = service.create_user("grace").await;
 
     let (status, set) = service
@@ -834,6 +835,32 @@ async fn the_summary_is_served_in_development_only() {
         production.get("/metrics/summary").await.0,
         StatusCode::NOT_FOUND
     );
+    // The demonstration routes are development-only too.
+    assert_eq!(production.get("/slow?ms=1").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        production.get("/admin/faults").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        production
+            .post("/admin/faults", json!({"error_ratio": 1.0}))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    // A NUL in a JSON string is the client's mistake, not the service's.
+    let (status, body) = production
+        .post(
+            "/users",
+            json!({"name": "nul\u{0}byte", "email": "nul@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, ready) = production.get("/ready").await;
+    assert_eq!(
+        (status, &ready),
+        (StatusCode::OK, &json!({"postgres": true, "redis": true}))
+    );
     drop(development);
 }
 
@@ -901,6 +928,25 @@ fn the_binary_rejects_bad_configuration_with_status_1() {
             stderr.contains(variable),
             "{variable} missing from:\n{stderr}"
         );
+    }
+}
+
+#[test]
+fn a_metrics_endpoint_on_a_service_route_stops_startup_with_status_1() {
+    for taken in ["/health", "/ready", "/users"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_reference-service"))
+            .env_clear()
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+            .env("METRICS_ENDPOINT", taken)
+            .output()
+            .expect("run reference-service");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{taken}: {stderr}");
+        assert!(
+            stderr.contains(&format!("METRICS_ENDPOINT=\"{taken}\"")),
+            "{taken}: {stderr}"
+        );
+        assert!(!stderr.contains("listening"), "{taken}: {stderr}");
     }
 }
 
