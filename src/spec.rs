@@ -9,6 +9,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod read;
+
+pub use read::{read, Broken, ReadFile, ShapeError};
+
 /// A name written as a table key or a string value, with the place it was written.
 pub type Name = Spanned<String>;
 

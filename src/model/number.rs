@@ -16,6 +16,23 @@ pub struct Exact {
     den: u128,
 }
 
+/// Panics on an arithmetic overflow: the model bounds every input (objective and `budget_percent` digits,
+/// window lengths, burn-rate thresholds) so that no exact computation comes near `u128`, and a result that
+/// silently wrapped would print a wrong threshold into the rules.
+#[track_caller]
+fn overflow() -> ! {
+    panic!(
+        "model invariant: exact arithmetic overflowed u128; the input bounds checked at lowering should \
+         make this impossible"
+    )
+}
+
+/// `a * b`, or the invariant panic.
+#[track_caller]
+fn mul(a: u128, b: u128) -> u128 {
+    a.checked_mul(b).unwrap_or_else(|| overflow())
+}
+
 const fn gcd(mut a: u128, mut b: u128) -> u128 {
     while b != 0 {
         let t = a % b;
@@ -71,7 +88,10 @@ impl Exact {
     pub fn checked_sub(self, other: Exact) -> Option<Exact> {
         let left = self.num.checked_mul(other.den)?;
         let right = other.num.checked_mul(self.den)?;
-        Some(Exact::new(left.checked_sub(right)?, self.den * other.den))
+        Some(Exact::new(
+            left.checked_sub(right)?,
+            mul(self.den, other.den),
+        ))
     }
 
     /// The largest whole number not above the value.
@@ -86,7 +106,7 @@ impl Exact {
 
     /// Compares two values exactly.
     pub fn cmp_value(self, other: Exact) -> std::cmp::Ordering {
-        (self.num * other.den).cmp(&(other.num * self.den))
+        mul(self.num, other.den).cmp(&mul(other.num, self.den))
     }
 
     /// The nearest float, for templates that compute with it (never for printing thresholds).
@@ -95,7 +115,7 @@ impl Exact {
     }
 }
 
-/// The product; panics only on overflow, which the bounded inputs cannot reach.
+/// The product; panics (never wraps) on an overflow, which the bounded inputs cannot reach.
 impl Mul for Exact {
     type Output = Exact;
 
@@ -103,25 +123,26 @@ impl Mul for Exact {
         let g1 = gcd(self.num, other.den).max(1);
         let g2 = gcd(other.num, self.den).max(1);
         Exact::new(
-            (self.num / g1) * (other.num / g2),
-            (self.den / g2) * (other.den / g1),
+            mul(self.num / g1, other.num / g2),
+            mul(self.den / g2, other.den / g1),
         )
     }
 }
 
-/// The sum.
+/// The sum; panics (never wraps) on an overflow, which the bounded inputs cannot reach.
 impl Add for Exact {
     type Output = Exact;
 
     fn add(self, other: Exact) -> Exact {
-        Exact::new(
-            self.num * other.den + other.num * self.den,
-            self.den * other.den,
-        )
+        let g = gcd(self.den, other.den).max(1);
+        let num = mul(self.num, other.den / g)
+            .checked_add(mul(other.num, self.den / g))
+            .unwrap_or_else(|| overflow());
+        Exact::new(num, mul(self.den / g, other.den))
     }
 }
 
-/// The quotient; `other` must not be zero.
+/// The quotient; `other` must not be zero. Panics (never wraps) on an overflow, like the product.
 impl Div for Exact {
     type Output = Exact;
 
@@ -148,7 +169,7 @@ impl fmt::Display for Exact {
                 exact = false;
                 break;
             }
-            rem *= 10;
+            rem = mul(rem, 10);
             let digit = (rem / self.den) as u8;
             rem %= self.den;
             if significant > 0 || digit != 0 {
@@ -157,7 +178,11 @@ impl fmt::Display for Exact {
             frac.push(char::from(b'0' + digit));
         }
         if !exact {
-            return write!(f, "{}", round_decimal(int, &frac, rem * 10 / self.den >= 5));
+            return write!(
+                f,
+                "{}",
+                round_decimal(int, &frac, mul(rem, 10) / self.den >= 5)
+            );
         }
         if frac.is_empty() {
             write!(f, "{int}")

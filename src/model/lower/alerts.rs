@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Lowering {
+impl Lowering<'_> {
     pub(super) fn lower_alert(
         &mut self,
         file: usize,

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Lowering {
+impl Lowering<'_> {
     pub(super) fn lower_dashboard(
         &mut self,
         file: usize,
@@ -12,7 +12,8 @@ impl Lowering {
         let service = declared.service();
         let d = spec.dashboard.as_ref();
         let mut extra_panels = Vec::new();
-        for p in d.map(|d| d.panels.as_slice()).unwrap_or_default() {
+        let panels = d.map(|d| d.panels.as_slice()).unwrap_or_default();
+        for p in panels {
             if p.queries.get_ref().is_empty() {
                 self.error(
                     file,
@@ -59,7 +60,8 @@ impl Lowering {
         for row in positioned
             .into_iter()
             .map(|(_, r)| r)
-            .chain(extra_panels.iter().map(|p| p.row.clone()))
+            // Every panel's row, also a panel with errors: `row_order` may name it.
+            .chain(panels.iter().map(|p| p.row.clone()))
         {
             if seen.insert(row.clone()) {
                 rows.push(row);

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Lowering {
+impl Lowering<'_> {
     pub(super) fn label_name(&mut self, file: usize, name: &Name, what: &str) -> bool {
         let n = name.get_ref();
         if naming::is_label_name(n) {
@@ -128,6 +128,12 @@ impl Lowering {
                     values,
                 },
             );
+        }
+        // A label defined with errors is still defined: metrics that use it report nothing more.
+        for name in spec.labels.keys() {
+            if !out.contains_key(name.get_ref()) {
+                self.broken.labels.push(name.get_ref().clone());
+            }
         }
         out
     }

@@ -5,7 +5,7 @@ use super::*;
 /// Most series one metric may have once every label is at its limit: more is a cardinality bug.
 const MAX_SERIES_PER_METRIC: u64 = 100_000;
 
-impl Lowering {
+impl Lowering<'_> {
     pub(super) fn lower_metrics(
         &mut self,
         file: usize,
@@ -32,6 +32,10 @@ impl Lowering {
                     format!("declare it as `{}`", n.trim_end_matches("_total")),
                 );
                 ok = false;
+                // SLOs may already use the name the hint suggests.
+                self.broken
+                    .metrics
+                    .push(n.trim_end_matches("_total").to_string());
             }
             if kind != MetricKind::Counter && n.ends_with("_total") {
                 self.error(
@@ -76,6 +80,9 @@ impl Lowering {
                         ),
                     );
                     ok = false;
+                    self.broken
+                        .metrics
+                        .push(n.trim_end_matches(&format!("_{}", u.get_ref())).to_string());
                 }
             }
             let mut labels = Vec::new();
@@ -120,7 +127,9 @@ impl Lowering {
                         labels.push(l.get_ref().clone());
                     }
                     None => {
-                        self.unknown_label(file, l, "", label_defs.keys());
+                        if !self.broken.labels.contains(l.get_ref()) {
+                            self.unknown_label(file, l, "", label_defs.keys());
+                        }
                         ok = false;
                     }
                 }
@@ -207,6 +216,9 @@ impl Lowering {
             for g in &d.group_by {
                 if labels.contains(g.get_ref()) {
                     group_by.push(g.get_ref().clone());
+                } else if d.labels.iter().any(|l| l.get_ref() == g.get_ref()) {
+                    // Declared on the metric, but reported there already.
+                    ok = false;
                 } else {
                     self.unknown_label(file, g, n, labels.iter());
                     ok = false;
@@ -239,6 +251,12 @@ impl Lowering {
                 exposed.insert(sample, name.span());
             }
             out.push(metric);
+        }
+        // A metric defined with errors is still defined: SLOs that use it report nothing more.
+        for name in spec.metrics.keys() {
+            if !out.iter().any(|m| &m.name == name.get_ref()) {
+                self.broken.metrics.push(name.get_ref().clone());
+            }
         }
         out
     }

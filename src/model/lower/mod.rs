@@ -6,6 +6,7 @@ mod alerts;
 mod dashboard;
 mod labels;
 mod metrics;
+mod percent;
 mod service;
 mod slos;
 mod tiers;
@@ -38,24 +39,32 @@ pub type Problem = Diagnostic<usize>;
 
 /// Parses, checks and lowers every file. On failure, returns every problem found, sorted by file and position.
 pub fn lower(files: &[SourceFile]) -> Result<Model, Vec<Problem>> {
-    let mut cx = Lowering::default();
+    let mut cx = Lowering {
+        files,
+        ..Lowering::default()
+    };
     let mut parsed = Vec::new();
     for (id, file) in files.iter().enumerate() {
-        match toml::from_str::<SpecFile>(&file.text) {
-            Ok(spec) => parsed.push((id, spec)),
-            Err(e) => {
-                cx.toml_error(id, &e);
-                cx.tiers_incomplete = true;
-            }
+        let read = spec::read(&file.text);
+        for e in read.errors {
+            cx.error(id, e.span, e.message.clone(), e.message, e.hint);
+        }
+        cx.broken_tiers.extend(read.broken.tiers.iter().cloned());
+        match read.spec {
+            Some(spec) => parsed.push((id, spec, read.broken)),
+            // Tiers may be defined in the unreadable file: an unknown tier elsewhere may be one of them.
+            None => cx.tiers_incomplete = true,
         }
     }
-    for (id, spec) in &parsed {
+    for (id, spec, _) in &parsed {
         cx.check_version(*id, spec);
         cx.collect_tiers(*id, spec);
     }
     let mut services = Vec::new();
     let mut first_service: BTreeMap<String, (usize, Range<usize>)> = BTreeMap::new();
-    for (id, spec) in &parsed {
+    for (id, spec, broken) in parsed {
+        let id = &id;
+        cx.broken = broken;
         match &spec.service {
             Some(service) => {
                 let name = service.get_ref().name.get_ref().clone();
@@ -71,11 +80,17 @@ pub fn lower(files: &[SourceFile]) -> Result<Model, Vec<Problem>> {
                     continue;
                 }
                 first_service.insert(name, (*id, service.get_ref().name.span()));
-                if let Some(service) = cx.lower_service(*id, &files[*id].path, spec) {
+                if let Some(service) = cx.lower_service(*id, &files[*id].path, &spec) {
                     services.push(service);
                 }
             }
-            None => cx.reject_orphans(*id, spec),
+            // A `[service]` that could not be read: its labels and metrics are still checked; its SLOs and
+            // alerts need what the service table says.
+            None if cx.broken.service.is_some() => {
+                let label_defs = cx.lower_labels(*id, &spec);
+                cx.lower_metrics(*id, &spec, &label_defs);
+            }
+            None => cx.reject_orphans(*id, &spec),
         }
     }
     if !cx.problems.is_empty() {
@@ -94,17 +109,23 @@ pub fn lower(files: &[SourceFile]) -> Result<Model, Vec<Problem>> {
 }
 
 #[derive(Default)]
-struct Lowering {
+struct Lowering<'f> {
+    /// The files being lowered, for the exact text of numbers.
+    files: &'f [SourceFile],
     problems: Vec<Problem>,
     tiers: BTreeMap<String, (usize, Range<usize>, Tier)>,
     /// A file or tier failed to load, so an unknown tier may be that one: don't report it twice.
     tiers_incomplete: bool,
+    /// Tiers defined with errors: they exist, so a reference to one is not reported.
+    broken_tiers: HashSet<String>,
+    /// Names defined with errors in the file being lowered, which references must not report as unknown.
+    broken: spec::Broken,
 }
 
 /// Where a named thing was first declared, for "first defined here".
 type FirstSeen = BTreeMap<String, Range<usize>>;
 
-impl Lowering {
+impl Lowering<'_> {
     pub(super) fn error(
         &mut self,
         file: usize,
@@ -151,25 +172,6 @@ impl Lowering {
                     }
                 )]),
         );
-    }
-
-    pub(super) fn toml_error(&mut self, file: usize, e: &toml::de::Error) {
-        let message = e.message().trim().to_string();
-        let hint = if message.starts_with("unknown field") {
-            "remove the key or fix its spelling; `slogen schema` prints every allowed key"
-                .to_string()
-        } else if message.starts_with("missing field") {
-            "add the missing key to this table".to_string()
-        } else if message.starts_with("duplicate key") {
-            "a key may appear once per table: remove or rename the second one".to_string()
-        } else if message.starts_with("invalid type") || message.starts_with("unknown variant") {
-            "change the value to the expected type; `slogen schema` describes each key".to_string()
-        } else {
-            "fix the TOML syntax at this position".to_string()
-        };
-        let span = e.span().unwrap_or(0..0);
-        let first_line = message.lines().next().unwrap_or_default().to_string();
-        self.error(file, span, first_line.clone(), first_line, hint);
     }
 
     pub(super) fn reject_orphans(&mut self, file: usize, spec: &SpecFile) {

@@ -2,6 +2,8 @@
 
 use std::ops::Div as _;
 
+use super::percent::Percent;
+use super::slos::MAX_SLO_WINDOW;
 use super::*;
 
 /// Alert windows and the share of the SLO window's budget each spends before it fires; factors follow from these.
@@ -40,10 +42,13 @@ impl BurnRateWindow {
     }
 }
 
+/// Most times the long window of a burn-rate row may be its short one (a day over a minute).
+const MAX_WINDOW_RATIO: u64 = 1440;
+
 /// Most rows a service's `alert_windows` may have: every row costs recording rules and an alert.
 const MAX_ALERT_WINDOWS: usize = 6;
 
-impl Lowering {
+impl Lowering<'_> {
     pub(super) fn lower_service(
         &mut self,
         file: usize,
@@ -178,19 +183,15 @@ impl Lowering {
                 );
                 ok = false;
             }
-            let long = self.duration(file, &row.long);
-            let short = self.duration(file, &row.short);
+            let long = self.burn_window(file, &row.long);
+            let short = self.burn_window(file, &row.short);
             let for_ = match &row.for_ {
-                Some(f) => self.duration(file, f),
+                Some(f) => self.burn_window(file, f),
                 None => Some(Duration { seconds: 0 }),
             };
-            let percent = *row.budget_percent.get_ref();
-            let share = Exact::from_f64(percent)
-                .filter(|_| percent > 0.0 && percent <= 100.0)
+            let share = self
+                .percent(file, &row.budget_percent, Percent::BudgetPercent)
                 .map(|p| p.div(Exact::int(100)));
-            if share.is_none() {
-                self.error(file, row.budget_percent.span(), format!("`budget_percent` {percent} is outside (0, 100]"), "share of the SLO window's error budget", "write the percent of the budget spent when the alert fires at its factor, e.g. `2` for a fast page or `10` for a ticket");
-            }
             let (Some(long), Some(short), Some(for_), Some(budget_share)) =
                 (long, short, for_, share)
             else {
@@ -199,6 +200,24 @@ impl Lowering {
             };
             if short.seconds == 0 || short >= long {
                 self.error(file, row.short.span(), format!("short window `{}` is not shorter than long window `{}`", row.short.get_ref(), row.long.get_ref()), "short window", "the short window lets the alert resolve soon after the burn stops: make it a fraction of `long`, e.g. a twelfth (`5m` for `1h`)");
+                ok = false;
+                continue;
+            }
+            if short.seconds.saturating_mul(MAX_WINDOW_RATIO) < long.seconds {
+                self.error(
+                    file,
+                    row.short.span(),
+                    format!(
+                        "short window `{}` is less than 1/{MAX_WINDOW_RATIO} of long window `{}`",
+                        row.short.get_ref(),
+                        row.long.get_ref()
+                    ),
+                    "short window",
+                    format!(
+                        "the SRE workbook uses a twelfth (`5m` for `1h`); slogen supports down to 1/{MAX_WINDOW_RATIO}, \
+                         beyond which the generated rule tests cannot reproduce the alert's timing exactly"
+                    ),
+                );
                 ok = false;
                 continue;
             }
@@ -226,6 +245,39 @@ impl Lowering {
         // Severity then window order, as the default policy and the generated alerts are sorted.
         policy.sort_by_key(|w| (w.severity, w.long, w.short));
         ok.then_some(policy)
+    }
+
+    /// Parses a window or `for` of a burn-rate row: whole minutes, at most the longest SLO window.
+    ///
+    /// Prometheus evaluates rules every 15 s to 1 min, so seconds in a burn-rate window are below what it
+    /// measures; whole minutes also bound the exact arithmetic of thresholds and the generated rule tests.
+    fn burn_window(&mut self, file: usize, text: &Spanned<String>) -> Option<Duration> {
+        let d = self.duration(file, text)?;
+        if !d.seconds.is_multiple_of(60) {
+            self.error(
+                file,
+                text.span(),
+                format!("alert window `{}` is not a whole number of minutes", text.get_ref()),
+                "seconds",
+                "write burn-rate windows and `for` in whole minutes, e.g. `5m`: Prometheus evaluates rules every 15s to 1m, so seconds are below what it measures",
+            );
+            return None;
+        }
+        if d > MAX_SLO_WINDOW {
+            self.error(
+                file,
+                text.span(),
+                format!(
+                    "alert window `{}` is longer than {}",
+                    text.get_ref(),
+                    MAX_SLO_WINDOW.promql()
+                ),
+                "too long",
+                "burn-rate windows and `for` fit in the SLO window, which is at most a year",
+            );
+            return None;
+        }
+        Some(d)
     }
 
     /// Rejects a label that slogen sets itself on rules and alerts, which would otherwise be silently overridden.

@@ -5,17 +5,23 @@ use std::ops::{Add as _, Div as _, Mul as _};
 use super::service::BurnRateWindow;
 use super::*;
 
+/// The smallest error-ratio threshold of a burn-rate alert: one bad event in 10⁸.
+///
+/// Below it an alert fires on a single error in any realistic window, and the float64 ratio Prometheus
+/// evaluates is close to its rounding; it also bounds the exact arithmetic and the generated rule tests.
+const MIN_THRESHOLD: Exact = Exact::new(1, 100_000_000);
+
 /// The SLO window when a spec sets none.
 const DEFAULT_SLO_WINDOW: Duration = Duration {
     seconds: 30 * 86_400,
 };
 
 /// The longest SLO window: a year, leap or not.
-const MAX_SLO_WINDOW: Duration = Duration {
+pub(super) const MAX_SLO_WINDOW: Duration = Duration {
     seconds: 366 * 86_400,
 };
 
-impl Lowering {
+impl Lowering<'_> {
     pub(super) fn selector(
         &mut self,
         file: usize,
@@ -26,6 +32,9 @@ impl Lowering {
         role: &str,
     ) -> Option<Selector> {
         let Some(m) = service.find_metric(metric.get_ref()) else {
+            if self.broken.metrics.contains(metric.get_ref()) {
+                return None;
+            }
             let known: Vec<&str> = service
                 .metrics
                 .iter()
@@ -152,17 +161,16 @@ impl Lowering {
         }
         let tier_name = match &spec.tier {
             Some(t) => {
-                if !self.known_tier(file, t) {
-                    return None;
-                }
+                self.known_tier(file, t);
                 t.get_ref().clone()
             }
             None => service_tier.to_string(),
         };
-        let tier = self.tiers.get(&tier_name).map(|(_, _, t)| t.clone())?;
+        // An unknown or broken tier is reported once, where it is named; the rest of the SLO is still checked.
+        let tier = self.tiers.get(&tier_name).map(|(_, _, t)| t.clone());
         let objective = match &spec.objective {
-            Some(o) => self.objective(file, o)?,
-            None => tier.objective,
+            Some(o) => self.objective(file, o),
+            None => tier.as_ref().map(|t| t.objective),
         };
         let longest = policy
             .iter()
@@ -170,7 +178,150 @@ impl Lowering {
             .max()
             .filter(|_| check_window)
             .unwrap_or(Duration { seconds: 0 });
-        let window = match &spec.window {
+        let window = self.slo_window(file, name, spec.window.as_ref(), longest);
+        let sli = self.lower_sli(file, service, name, spec);
+        let mut alert_labels = BTreeMap::new();
+        for (k, v) in &spec.alerting.labels {
+            if self.label_name(file, k, "alert label") && self.not_generated_label(file, k) {
+                alert_labels.insert(k.get_ref().clone(), v.clone());
+            }
+        }
+        for (k, v) in &spec.alerting.annotations {
+            if let Err(action) = super::template::parse(v) {
+                self.error(file, k.span(), format!("annotation `{}` of SLO `{n}` uses the template `{action}`", k.get_ref()), "cannot be checked", "SLO alert annotations are static text plus `{{ $value | humanizePercentage }}`, so that the generated rule tests can predict them; the alert labels already name the service and SLO");
+                ok = false;
+            }
+        }
+        let (Some(tier), Some(objective), Some(window), Some(sli)) = (tier, objective, window, sli)
+        else {
+            return None;
+        };
+        let ratio = objective.div(Exact::int(100));
+        let budget_ratio = Exact::int(1).checked_sub(ratio)?;
+        let window_seconds = Exact::int(window.seconds);
+        let budget = ErrorBudget {
+            ratio: budget_ratio,
+            minutes: window_seconds.div(Exact::int(60)).mul(budget_ratio),
+        };
+        let page = spec.alerting.page.unwrap_or(tier.page);
+        let ticket = spec.alerting.ticket.unwrap_or(tier.ticket);
+        let mut burn_rate_alerts = Vec::new();
+        for &BurnRateWindow {
+            severity,
+            long,
+            short,
+            budget_share,
+            for_,
+        } in policy
+        {
+            if (severity == Severity::Page && !page) || (severity == Severity::Ticket && !ticket) {
+                continue;
+            }
+            let factor = budget_share
+                .mul(window_seconds)
+                .div(Exact::int(long.seconds));
+            let threshold = factor.mul(budget_ratio);
+            if threshold.cmp_value(Exact::int(1)) != std::cmp::Ordering::Less {
+                let span = spec
+                    .objective
+                    .as_ref()
+                    .map(|o| o.span())
+                    .unwrap_or(name.span());
+                self.error(
+                    file,
+                    span,
+                    format!(
+                        "objective {objective}% is too low for the {} alert over {}",
+                        format!("{severity:?}").to_lowercase(),
+                        long.promql()
+                    ),
+                    format!(
+                        "its error-ratio threshold would be {threshold}, which no ratio exceeds"
+                    ),
+                    format!(
+                        "raise the objective, or set `alerting.{} = false`",
+                        format!("{severity:?}").to_lowercase()
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            if threshold.cmp_value(MIN_THRESHOLD).is_lt() {
+                let span = spec
+                    .objective
+                    .as_ref()
+                    .map(|o| o.span())
+                    .unwrap_or(name.span());
+                self.error(
+                    file,
+                    span,
+                    format!(
+                        "objective {objective}% is too high for the {} alert over {}",
+                        format!("{severity:?}").to_lowercase(),
+                        long.promql()
+                    ),
+                    format!("its error-ratio threshold would be {threshold}, below {MIN_THRESHOLD}"),
+                    format!(
+                        "below one bad event in 10^8 an alert fires on a single error, and Prometheus's float64 \
+                         evaluation of the ratio is at its rounding noise; lower the objective, raise this \
+                         window's `budget_percent`, or set `alerting.{} = false`",
+                        format!("{severity:?}").to_lowercase()
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            let one_minus = Exact::int(1).checked_sub(threshold)?;
+            burn_rate_alerts.push(BurnRateAlert {
+                severity,
+                long,
+                short,
+                budget_share,
+                factor,
+                threshold,
+                for_,
+                time_to_fire_full_outage: threshold
+                    .mul(Exact::int(long.seconds))
+                    .add(Exact::int(for_.seconds)),
+                time_to_fire_at_factor: Exact::int(long.seconds + for_.seconds),
+                reset_time: one_minus.mul(Exact::int(short.seconds)),
+            });
+        }
+        let alert_annotations = spec
+            .alerting
+            .annotations
+            .iter()
+            .map(|(k, v)| (k.get_ref().clone(), v.clone()))
+            .collect();
+        let runbook_url = naming::runbook_url(
+            &service.runbook_base_url,
+            spec.alerting.runbook.as_deref().unwrap_or(n),
+        );
+        ok.then(|| Slo {
+            name: n.clone(),
+            id: format!("{}-{}", service.name, n),
+            description: spec.description.clone(),
+            tier: tier_name,
+            objective,
+            window,
+            sli,
+            budget,
+            burn_rate_alerts,
+            alert_labels,
+            alert_annotations,
+            runbook_url,
+        })
+    }
+    /// The SLO's window, checked against the longest alert window; `None` after reporting a problem.
+    fn slo_window(
+        &mut self,
+        file: usize,
+        name: &Name,
+        window: Option<&Spanned<String>>,
+        longest: Duration,
+    ) -> Option<SloWindow> {
+        let n = name.get_ref();
+        let window = match window {
             None => {
                 let window = SloWindow {
                     seconds: DEFAULT_SLO_WINDOW.seconds,
@@ -201,6 +352,18 @@ impl Lowering {
                 }
             },
         };
+        Some(window)
+    }
+
+    /// The SLO's SLI: a ratio of counters or a latency histogram; `None` after reporting problems.
+    fn lower_sli(
+        &mut self,
+        file: usize,
+        service: &Service,
+        name: &Name,
+        spec: &spec::SloSpec,
+    ) -> Option<Sli> {
+        let n = name.get_ref();
         let sli = match (&spec.ratio, &spec.latency) {
             (Some(r), None) => {
                 let errors = self.selector(
@@ -259,108 +422,7 @@ impl Lowering {
                 return None;
             }
         };
-        let ratio = objective.div(Exact::int(100));
-        let budget_ratio = Exact::int(1).checked_sub(ratio)?;
-        let window_seconds = Exact::int(window.seconds);
-        let budget = ErrorBudget {
-            ratio: budget_ratio,
-            minutes: window_seconds.div(Exact::int(60)).mul(budget_ratio),
-        };
-        let page = spec.alerting.page.unwrap_or(tier.page);
-        let ticket = spec.alerting.ticket.unwrap_or(tier.ticket);
-        let mut burn_rate_alerts = Vec::new();
-        for &BurnRateWindow {
-            severity,
-            long,
-            short,
-            budget_share,
-            for_,
-        } in policy
-        {
-            if (severity == Severity::Page && !page) || (severity == Severity::Ticket && !ticket) {
-                continue;
-            }
-            let factor = budget_share
-                .mul(window_seconds)
-                .div(Exact::int(long.seconds));
-            let threshold = factor.mul(budget_ratio);
-            if threshold.cmp_value(Exact::int(1)) != std::cmp::Ordering::Less {
-                let span = spec
-                    .objective
-                    .as_ref()
-                    .map(|o| o.span())
-                    .unwrap_or(name.span());
-                self.error(
-                    file,
-                    span,
-                    format!(
-                        "objective {objective}% is too low for the {} alert over {}",
-                        format!("{severity:?}").to_lowercase(),
-                        long.promql()
-                    ),
-                    format!(
-                        "its error-ratio threshold would be {threshold}, which no ratio exceeds"
-                    ),
-                    format!(
-                        "raise the objective, or set `alerting.{} = false`",
-                        format!("{severity:?}").to_lowercase()
-                    ),
-                );
-                ok = false;
-                continue;
-            }
-            let one_minus = Exact::int(1).checked_sub(threshold)?;
-            burn_rate_alerts.push(BurnRateAlert {
-                severity,
-                long,
-                short,
-                budget_share,
-                factor,
-                threshold,
-                for_,
-                time_to_fire_full_outage: threshold
-                    .mul(Exact::int(long.seconds))
-                    .add(Exact::int(for_.seconds)),
-                time_to_fire_at_factor: Exact::int(long.seconds + for_.seconds),
-                reset_time: one_minus.mul(Exact::int(short.seconds)),
-            });
-        }
-        let mut alert_labels = BTreeMap::new();
-        for (k, v) in &spec.alerting.labels {
-            if self.label_name(file, k, "alert label") && self.not_generated_label(file, k) {
-                alert_labels.insert(k.get_ref().clone(), v.clone());
-            }
-        }
-        for (k, v) in &spec.alerting.annotations {
-            if let Err(action) = super::template::parse(v) {
-                self.error(file, k.span(), format!("annotation `{}` of SLO `{n}` uses the template `{action}`", k.get_ref()), "cannot be checked", "SLO alert annotations are static text plus `{{ $value | humanizePercentage }}`, so that the generated rule tests can predict them; the alert labels already name the service and SLO");
-                ok = false;
-            }
-        }
-        let alert_annotations = spec
-            .alerting
-            .annotations
-            .iter()
-            .map(|(k, v)| (k.get_ref().clone(), v.clone()))
-            .collect();
-        let runbook_url = naming::runbook_url(
-            &service.runbook_base_url,
-            spec.alerting.runbook.as_deref().unwrap_or(n),
-        );
-        ok.then(|| Slo {
-            name: n.clone(),
-            id: format!("{}-{}", service.name, n),
-            description: spec.description.clone(),
-            tier: tier_name,
-            objective,
-            window,
-            sli,
-            budget,
-            burn_rate_alerts,
-            alert_labels,
-            alert_annotations,
-            runbook_url,
-        })
+        Some(sli)
     }
 }
 

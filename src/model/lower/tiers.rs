@@ -1,8 +1,9 @@
 //! Tiers: shared defaults for SLOs (objective, paging), and the spec version check.
 
+use super::percent::Percent;
 use super::*;
 
-impl Lowering {
+impl Lowering<'_> {
     pub(super) fn check_version(&mut self, file: usize, spec: &SpecFile) {
         if *spec.version.get_ref() != 1 {
             self.error(
@@ -33,7 +34,7 @@ impl Lowering {
             }
             let t = tier.get_ref();
             let Some(objective) = self.objective(file, &t.objective) else {
-                self.tiers_incomplete = true;
+                self.broken_tiers.insert(name.get_ref().clone());
                 continue;
             };
             self.tiers.insert(
@@ -53,26 +54,16 @@ impl Lowering {
         }
     }
 
+    /// An objective in percent, read exactly as written.
     pub(super) fn objective(&mut self, file: usize, objective: &Spanned<f64>) -> Option<Exact> {
-        let value = *objective.get_ref();
-        let exact = Exact::from_f64(value).filter(|_| value > 0.0 && value < 100.0);
-        if exact.is_none() {
-            self.error(
-                file,
-                objective.span(),
-                format!("objective {value} is outside (0, 100)"),
-                "objective in percent",
-                "write the objective as a percentage strictly between 0 and 100, e.g. `99.9`",
-            );
-        }
-        exact
+        self.percent(file, objective, Percent::Objective)
     }
 
     pub(super) fn known_tier(&mut self, file: usize, tier: &Name) -> bool {
         if self.tiers.contains_key(tier.get_ref()) {
             return true;
         }
-        if self.tiers_incomplete {
+        if self.tiers_incomplete || self.broken_tiers.contains(tier.get_ref()) {
             return false;
         }
         let known: Vec<&str> = self.tiers.keys().map(String::as_str).collect();
