@@ -43,7 +43,7 @@ impl Lowering<'_> {
                 }
             },
         };
-        let summary = spec.summary.trim();
+        let summary = spec.summary.get_ref().trim();
         if summary.is_empty()
             || !summary.ends_with('.')
             || summary.contains("{{")
@@ -51,15 +51,15 @@ impl Lowering<'_> {
         {
             self.error(
                 file,
-                name.span(),
+                spec.summary.span(),
                 format!("summary of alert `{n}` is not one static sentence"),
                 "summary",
                 "write one static line ending with a period; put `{{ $labels.x }}` and `{{ $value }}` in `description`",
             );
             ok = false;
         }
-        if spec.description.trim().is_empty() {
-            self.error(file, name.span(), format!("alert `{n}` has an empty description"), "description", "say what is happening and what to look at first; templates like `{{ $value }}` work here");
+        if spec.description.get_ref().trim().is_empty() {
+            self.error(file, spec.description.span(), format!("alert `{n}` has an empty description"), "description", "say what is happening and what to look at first; templates like `{{ $value }}` work here");
             ok = false;
         }
         if ok {
@@ -84,8 +84,8 @@ impl Lowering<'_> {
             expr: spec.expr.get_ref().trim().to_string(),
             for_,
             severity: spec.severity,
-            summary: spec.summary.trim().to_string(),
-            description: spec.description.trim().to_string(),
+            summary: spec.summary.get_ref().trim().to_string(),
+            description: spec.description.get_ref().trim().to_string(),
             runbook_url: naming::runbook_url(
                 &service.runbook_base_url,
                 spec.runbook.as_deref().unwrap_or(n),

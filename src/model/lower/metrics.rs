@@ -47,10 +47,10 @@ impl Lowering<'_> {
                 );
                 ok = false;
             }
-            if d.help.trim().is_empty() {
+            if d.help.get_ref().trim().is_empty() {
                 self.error(
                     file,
-                    name.span(),
+                    d.help.span(),
                     format!("metric `{n}` has an empty `help`"),
                     "no help text",
                     "say what the metric counts or measures; it becomes `# HELP` and a doc comment",
@@ -230,7 +230,7 @@ impl Lowering<'_> {
             let metric = Metric {
                 name: n.clone(),
                 kind,
-                help: d.help.clone(),
+                help: d.help.get_ref().clone(),
                 unit,
                 labels,
                 buckets,

@@ -61,19 +61,18 @@ impl Lowering<'_> {
         if !naming::is_snake_case(&name) {
             self.error(file, s.name.span(), format!("invalid service name `{name}`"), "not snake_case", "use lower-case letters, digits and single underscores; it names files and the `service` label");
         }
-        if s.team.trim().is_empty() {
+        if s.team.get_ref().trim().is_empty() {
             self.error(
                 file,
-                s.name.span(),
+                s.team.span(),
                 format!("service `{name}` has an empty `team`"),
                 "who owns it?",
                 "set `team` to the owning team; it labels every alert",
             );
         }
-        if !(s.runbook_base_url.starts_with("https://")
-            || s.runbook_base_url.starts_with("http://"))
-        {
-            self.error(file, s.name.span(), format!("`runbook_base_url` of `{name}` is not an http(s) URL"), "runbook links are built from it", "set it to the URL of the runbook folder, e.g. `https://runbooks.example.com/backend`");
+        let runbook_base_url = s.runbook_base_url.get_ref();
+        if !(runbook_base_url.starts_with("https://") || runbook_base_url.starts_with("http://")) {
+            self.error(file, s.runbook_base_url.span(), format!("`runbook_base_url` of `{name}` is not an http(s) URL"), "runbook links are built from it", "set it to the URL of the runbook folder, e.g. `https://runbooks.example.com/backend`");
         }
         let tier = s.tier.get_ref().clone();
         self.known_tier(file, &s.tier);
@@ -88,7 +87,7 @@ impl Lowering<'_> {
             .iter()
             .map(|(k, v)| (k.get_ref().clone(), v.clone()))
             .collect();
-        labels.insert("team".into(), s.team.clone());
+        labels.insert("team".into(), s.team.get_ref().clone());
 
         let label_defs = self.lower_labels(file, spec);
         let metrics = self.lower_metrics(file, spec, &label_defs);
@@ -100,9 +99,9 @@ impl Lowering<'_> {
             name: name.clone(),
             source: path.to_string(),
             tier: tier.clone(),
-            team: s.team.clone(),
+            team: s.team.get_ref().clone(),
             description: s.description.clone(),
-            runbook_base_url: s.runbook_base_url.trim_end_matches('/').to_string(),
+            runbook_base_url: runbook_base_url.trim_end_matches('/').to_string(),
             selector: s
                 .selector
                 .iter()

@@ -139,10 +139,10 @@ impl Lowering<'_> {
     ) -> Option<Slo> {
         let n = name.get_ref();
         let mut ok = true;
-        if spec.description.trim().is_empty() {
+        if spec.description.get_ref().trim().is_empty() {
             self.error(
                 file,
-                name.span(),
+                spec.description.span(),
                 format!("SLO `{n}` has an empty description"),
                 "description",
                 "say in one sentence what users get, e.g. \"Requests succeed.\"",
@@ -300,7 +300,7 @@ impl Lowering<'_> {
         ok.then(|| Slo {
             name: n.clone(),
             id: format!("{}-{}", service.name, n),
-            description: spec.description.clone(),
+            description: spec.description.get_ref().clone(),
             tier: tier_name,
             objective,
             window,
