@@ -232,7 +232,7 @@ impl serde::Serialize for Exact {
 
 #[cfg(test)]
 mod tests {
-    use std::ops::{Div as _, Mul as _};
+    use std::ops::{Add as _, Div as _, Mul as _};
 
     use super::Exact;
 
@@ -273,6 +273,50 @@ mod tests {
         assert_eq!(show(Exact::new(2, 3)), "0.666666666667");
         assert_eq!(show(Exact::new(1, 3).mul(Exact::int(3))), "1");
         assert_eq!(show(Exact::new(9_999_999_999_999, 10_000_000_000_000)), "1");
+    }
+
+    /// The extremes lowering lets through: objective with 6 decimal places, `budget_percent` with 3, windows
+    /// of whole minutes up to 366 days; the burn-rate arithmetic of the model stays exact and in range.
+    #[test]
+    fn extreme_valid_inputs_do_not_overflow() {
+        let year = Exact::int(366 * 86_400);
+        for objective in ["99.999999", "0.000001", "12.345679", "99.999997"] {
+            let ratio = Exact::parse_decimal(objective)
+                .unwrap()
+                .div(Exact::int(100));
+            let budget = Exact::int(1).checked_sub(ratio).unwrap();
+            for share in ["0.001", "33.333", "100", "0.007"] {
+                let share = Exact::parse_decimal(share).unwrap().div(Exact::int(100));
+                for long in [60, 420, 86_340, 366 * 86_400 - 60] {
+                    let factor = share.mul(year).div(Exact::int(long));
+                    let threshold = factor.mul(budget);
+                    let fire = threshold.mul(Exact::int(long)).add(year);
+                    let reset = Exact::int(1)
+                        .checked_sub(threshold)
+                        .unwrap_or(Exact::int(0))
+                        .mul(Exact::int(long / 1440 + 60));
+                    let minutes = year.div(Exact::int(60)).mul(budget);
+                    for value in [factor, threshold, fire, reset, minutes] {
+                        assert!(!value.to_string().is_empty());
+                        let _ = value.cmp_value(threshold);
+                        let _ = value.add(threshold);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "model invariant: exact arithmetic overflowed")]
+    fn overflow_panics_instead_of_wrapping() {
+        let big = Exact::new(u128::MAX / 3, 1);
+        let _ = big.mul(Exact::int(7));
+    }
+
+    #[test]
+    #[should_panic(expected = "model invariant: exact arithmetic overflowed")]
+    fn overflowing_sum_panics_instead_of_wrapping() {
+        let _ = Exact::new(u128::MAX - 1, 1).add(Exact::int(2));
     }
 
     #[test]
