@@ -1,10 +1,6 @@
 //! The bounds lowering puts on numbers and windows: the most extreme specs it accepts generate every output
 //! (no overflow, no internal error), and one step past each bound is a positioned error.
 
-mod common;
-#[path = "common/inline.rs"]
-mod inline;
-
 use slogen::{diagnostics, emit, model};
 
 /// A service with one ratio and one latency SLO at `objective` over `window`, with `alert_windows` rows.
@@ -80,7 +76,16 @@ fn the_most_extreme_accepted_specs_generate_every_output() {
         ("99.999991", "366d", extreme_rows),
     ] {
         let text = spec(objective, window, rows);
-        let model = inline::lower(&[("app.toml", &text)]);
+        let files = [model::SourceFile {
+            path: "slos/app.toml".into(),
+            text: text.clone(),
+        }];
+        let model = model::lower(&files).unwrap_or_else(|p| {
+            panic!(
+                "{objective} over {window} is rejected:\n{}",
+                diagnostics::render(&files, &p)
+            )
+        });
         let outputs = emit::emit_all(&model).unwrap_or_else(|e| {
             panic!("{objective} over {window} with {rows:?} does not generate: {e:#}")
         });
