@@ -3,9 +3,9 @@
 //!
 //! The file is parsed once into a spanned TOML document; each top-level key, and each entry of the named
 //! sections (`[tiers]`, `[labels]`, `[metrics]`, `[slos]`, `[alerts]`), is deserialized on its own. An entry
-//! with a shape error is retried without the offending key, so that every wrong key of a table is reported;
-//! an entry that still does not deserialize is kept by name in [`Broken`]: it is defined, only with errors,
-//! and nothing that refers to it reports it as unknown.
+//! with a shape error is retried without the offending key, so that every wrong key of a table is reported.
+//! An entry with any shape error is kept by name in [`Broken`]: it is defined, only with errors, and nothing
+//! that refers to it reports it as unknown. `[service]` and `[dashboard]` are checked without their wrong keys.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -63,20 +63,20 @@ pub fn read(text: &str) -> ReadFile {
     let (root, syntax) = DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
         let mut errors: Vec<ShapeError> = syntax.iter().map(from_toml).collect();
-        // Recovery can report one mistake at several places: a table header given twice also makes every
-        // key under it a duplicate, and one broken line can fail several ways. The first report says it best.
+        // Recovery after a syntax error guesses, and its further reports are mostly that guess: keep the
+        // first. Duplicate keys leave the syntax intact; keep the first in each table (a table header given
+        // twice also makes every key under it a duplicate).
         errors.sort_by_key(|e| e.span.start);
         let mut kept: Vec<ShapeError> = Vec::new();
         for e in errors {
-            let line = line_start(text, e.span.start);
-            let header = line_start(text, header_above(text, e.span.start));
+            let duplicate = e.message == "duplicate key";
+            let table = header_above(text, e.span.start);
             let follow_on = kept.iter().any(|k| {
-                let kept_line = line_start(text, k.span.start);
-                kept_line == line
-                    || (e.message == "duplicate key"
-                        && k.message == "duplicate key"
-                        && kept_line == header)
-            });
+                k.message != "duplicate key"
+                    || (duplicate
+                        && (header_above(text, k.span.start) == table
+                            || line_start(text, k.span.start) == table))
+            }) || (!duplicate && kept.iter().any(|k| k.message == "duplicate key"));
             if !follow_on {
                 kept.push(e);
             }
@@ -132,7 +132,11 @@ pub fn read(text: &str) -> ReadFile {
             }),
         }
     }
-    if !has_version {
+    let misspelled_top_level = r
+        .errors
+        .iter()
+        .any(|e| e.message.starts_with("unknown key"));
+    if !has_version && !misspelled_top_level {
         r.errors.push(ShapeError {
             span: 0..0,
             message: "missing key `version`".into(),
@@ -197,11 +201,14 @@ impl Reader {
         for (key, value) in table {
             let name = Spanned::new(key.span(), key.get_ref().to_string());
             let path = format!("{section}.{}", key.get_ref());
+            // An entry read only after dropping keys is still broken: what it would say without them (no
+            // labels, a default window) would make follow-on errors elsewhere.
+            let before = self.errors.len();
             match self.one::<Spanned<T>>(&path, value) {
-                Some(entry) => {
+                Some(entry) if self.errors.len() == before => {
                     out.insert(name, entry);
                 }
-                None => broken(&mut self.broken).push(name.into_inner()),
+                _ => broken(&mut self.broken).push(name.into_inner()),
             }
         }
     }
@@ -215,21 +222,30 @@ impl Reader {
             return None;
         }
         let mut removed: Vec<String> = Vec::new();
+        let mut removed_unknown = false;
         for _ in 0..MAX_RETRIES {
             let error = match T::deserialize(ValueDeserializer::from(value.clone())) {
                 Ok(read) => return Some(read),
                 Err(e) => e,
             };
             let shape = from_toml(&error);
-            // A key dropped for a wrong type is now missing: that is the same mistake, already reported.
+            // A key dropped for a wrong type is now missing: that is the same mistake, already reported. So
+            // is a missing key in a table that had an unknown one: most likely its misspelling.
+            let missing = error.message().starts_with("missing field");
             if removed
                 .iter()
                 .any(|k| error.message().contains(&format!("missing field `{k}`")))
+                || (missing && removed_unknown)
             {
                 return None;
             }
             let span = shape.span.clone();
+            removed_unknown |= shape.message.starts_with("unknown key");
             self.errors.push(shape);
+            // Nothing to drop for a missing key: dropping the table that misses it would hide it.
+            if missing {
+                return None;
+            }
             match remove_at(&mut value, &span) {
                 Some(key) => removed.push(key),
                 None => return None,

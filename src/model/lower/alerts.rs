@@ -117,6 +117,16 @@ impl Lowering<'_> {
             Ok(ast) => {
                 let mut misuse = Vec::new();
                 super::promql_check::metric_misuse(&ast, declared, &mut misuse);
+                // A metric defined with errors is not in the index: its series are not misuses.
+                let broken = &self.broken.metrics;
+                misuse.retain(|m| {
+                    !broken.iter().any(|b| {
+                        m.selector == *b
+                            || m.selector
+                                .strip_prefix(b.as_str())
+                                .is_some_and(|rest| rest.starts_with('_'))
+                    })
+                });
                 for m in &misuse {
                     self.error(
                         file,

@@ -67,7 +67,7 @@ impl Lowering<'_> {
                 rows.push(row);
             }
         }
-        if !service.slos.is_empty() && seen.insert(SLO_ROW.to_string()) {
+        if !spec.slos.is_empty() && seen.insert(SLO_ROW.to_string()) {
             rows.push(SLO_ROW.to_string());
         }
         let mut row_order = Vec::new();
