@@ -23,6 +23,8 @@ pub struct ShapeError {
     pub span: Range<usize>,
     /// What is wrong.
     pub message: String,
+    /// What is expected there, shown under the snippet.
+    pub label: String,
     /// How to fix it.
     pub hint: String,
 }
@@ -88,7 +90,10 @@ pub fn read(text: &str) -> ReadFile {
             errors,
         };
     }
-    let mut r = Reader::default();
+    let mut r = Reader {
+        text,
+        ..Reader::default()
+    };
     let mut spec = SpecFile {
         version: Spanned::new(0..0, 1),
         tiers: BTreeMap::new(),
@@ -124,10 +129,11 @@ pub fn read(text: &str) -> ReadFile {
             "dashboard" => spec.dashboard = r.one("dashboard", value),
             other => r.errors.push(ShapeError {
                 span: key_span,
-                message: format!(
-                    "unknown key `{other}`, expected one of `version`, `tiers`, `service`, `labels`, \
-                     `metrics`, `slos`, `alerts`, `dashboard`"
-                ),
+                message: format!("unknown key `{other}`"),
+                label:
+                    "expected one of `version`, `tiers`, `service`, `labels`, `metrics`, `slos`, \
+                        `alerts`, `dashboard`"
+                        .into(),
                 hint: UNKNOWN_KEY_HINT.into(),
             }),
         }
@@ -140,6 +146,7 @@ pub fn read(text: &str) -> ReadFile {
         r.errors.push(ShapeError {
             span: 0..0,
             message: "missing key `version`".into(),
+            label: "in this file".into(),
             hint: "start the file with `version = 1`".into(),
         });
     }
@@ -175,12 +182,13 @@ const UNKNOWN_KEY_HINT: &str =
     "remove the key or fix its spelling; `slogen schema` prints every allowed key";
 
 #[derive(Default)]
-struct Reader {
+struct Reader<'t> {
+    text: &'t str,
     broken: Broken,
     errors: Vec<ShapeError>,
 }
 
-impl Reader {
+impl Reader<'_> {
     /// Reads every entry of a section table into `out`; entries that do not read go to `broken`.
     fn entries<T: DeserializeOwned>(
         &mut self,
@@ -194,6 +202,7 @@ impl Reader {
             self.errors.push(ShapeError {
                 span,
                 message: format!("`{section}` must be a table of named entries"),
+                label: "expected a table".into(),
                 hint: format!("write each entry as a `[{section}.<name>]` table"),
             });
             return;
@@ -217,7 +226,7 @@ impl Reader {
     /// key is missing; `None` when it cannot be read at all.
     fn one<T: DeserializeOwned>(&mut self, path: &str, value: Spanned<DeValue<'_>>) -> Option<T> {
         let mut value = value;
-        if let Some(e) = list_of_tables(path, &value) {
+        if let Some(e) = list_of_tables(self.text, path, &value) {
             self.errors.push(e);
             return None;
         }
@@ -255,20 +264,39 @@ impl Reader {
     }
 }
 
-/// An array of tables (`[[metrics.x]]`) where one table is expected, said in the user's terms.
-fn list_of_tables(path: &str, value: &Spanned<DeValue<'_>>) -> Option<ShapeError> {
-    let DeValue::Array(items) = value.get_ref() else {
-        return None;
-    };
-    let all_tables = !items.is_empty() && items.iter().all(|i| i.get_ref().is_table());
-    let one_table = matches!(path, "service" | "dashboard") || path.contains('.');
-    (all_tables && one_table).then(|| ShapeError {
-        span: value.span(),
-        message: format!(
-            "`{path}` is written as a list of tables (`[[{path}]]`), but it is one table"
-        ),
-        hint: format!("write the header with single brackets: `[{path}]`, once"),
-    })
+/// Keys that hold lists of tables; any other `[[...]]` header writes a list where the format has one table.
+const LISTS_OF_TABLES: &[&str] = &[
+    "service.alert_windows",
+    "dashboard.panels",
+    "dashboard.panels.queries",
+];
+
+/// A `[[header]]` (a list of tables) where one table is expected, said in the user's terms, anywhere in
+/// `value`; `path` is the dotted key of `value`.
+fn list_of_tables(text: &str, path: &str, value: &Spanned<DeValue<'_>>) -> Option<ShapeError> {
+    match value.get_ref() {
+        DeValue::Array(items) => {
+            let all_tables = !items.is_empty() && items.iter().all(|i| i.get_ref().is_table());
+            let header = text.get(value.span()).is_some_and(|t| t.starts_with("[["));
+            if all_tables && header && !LISTS_OF_TABLES.contains(&path) {
+                return Some(ShapeError {
+                    span: value.span(),
+                    message: format!(
+                        "`{path}` is written as a list of tables (`[[{path}]]`), but it is one table"
+                    ),
+                    label: "double brackets".into(),
+                    hint: format!("write the header with single brackets: `[{path}]`, once"),
+                });
+            }
+            items.iter().find_map(|i| list_of_tables(text, path, i))
+        }
+        DeValue::Table(table) => table.iter().find_map(|(k, v)| {
+            let path = format!("{path}.{}", k.get_ref());
+            // Entries of the named sections are keyed by name: `metrics.x` is checked as `metrics`' entry.
+            list_of_tables(text, &path, v)
+        }),
+        _ => None,
+    }
 }
 
 /// Removes the innermost table entry whose key or value holds `span`; returns its key, or `None` when the
@@ -311,6 +339,13 @@ fn from_toml(e: &toml::de::Error) -> ShapeError {
         .replace("expected a map", "expected a table")
         .replace("unknown variant", "unknown value");
     let message = struct_names_as_tables(&message);
+    // `unknown key `x`, expected one of …`: the mistake above, what is expected under the snippet.
+    let (message, label) = match message.split_once(", expected") {
+        Some((what, expected)) => (what.to_string(), format!("expected{expected}")),
+        None if first.starts_with("missing field") => (message, "in this table".to_string()),
+        None if first.starts_with("duplicate key") => (message, "defined again here".to_string()),
+        None => (message.clone(), message),
+    };
     let hint = if first.starts_with("unknown field") {
         UNKNOWN_KEY_HINT
     } else if first.starts_with("missing field") {
@@ -325,6 +360,7 @@ fn from_toml(e: &toml::de::Error) -> ShapeError {
     ShapeError {
         span: e.span().unwrap_or(0..0),
         message,
+        label,
         hint: hint.into(),
     }
 }

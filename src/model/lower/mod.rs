@@ -47,7 +47,7 @@ pub fn lower(files: &[SourceFile]) -> Result<Model, Vec<Problem>> {
     for (id, file) in files.iter().enumerate() {
         let read = spec::read(&file.text);
         for e in read.errors {
-            cx.error(id, e.span, e.message.clone(), e.message, e.hint);
+            cx.error(id, e.span, e.message, e.label, e.hint);
         }
         cx.broken_tiers.extend(read.broken.tiers.iter().cloned());
         match read.spec {
