@@ -44,6 +44,9 @@ pub struct Broken {
     pub alerts: Vec<String>,
     /// The `[service]` table is there but could not be read.
     pub service: Option<Range<usize>>,
+    /// Keys of `[service]` left out for their shape errors (the rest of it was read): what depends on them,
+    /// such as the burn-rate policy of `alert_windows`, is not checked against a default.
+    pub service_keys: Vec<String>,
 }
 
 /// What reading one file gave.
@@ -122,11 +125,18 @@ pub fn read(text: &str) -> ReadFile {
             "service" => {
                 let span = value.span();
                 spec.service = r.one("service", value);
+                r.broken.service_keys = std::mem::take(&mut r.dropped);
                 if spec.service.is_none() {
                     r.broken.service = Some(span);
                 }
             }
-            "dashboard" => spec.dashboard = r.one("dashboard", value),
+            "dashboard" => {
+                spec.dashboard = r.one("dashboard", value);
+                // Without a dropped key (a panel list) the row order would name rows no panel is in.
+                if !std::mem::take(&mut r.dropped).is_empty() {
+                    spec.dashboard = None;
+                }
+            }
             other => r.errors.push(ShapeError {
                 span: key_span,
                 message: format!("unknown key `{other}`"),
@@ -184,6 +194,8 @@ const UNKNOWN_KEY_HINT: &str =
 #[derive(Default)]
 struct Reader<'t> {
     text: &'t str,
+    /// Keys the last successful [`Reader::one`] dropped for their shape errors.
+    dropped: Vec<String>,
     broken: Broken,
     errors: Vec<ShapeError>,
 }
@@ -234,7 +246,10 @@ impl Reader<'_> {
         let mut removed_unknown = false;
         for _ in 0..MAX_RETRIES {
             let error = match T::deserialize(ValueDeserializer::from(value.clone())) {
-                Ok(read) => return Some(read),
+                Ok(read) => {
+                    self.dropped = removed;
+                    return Some(read);
+                }
                 Err(e) => e,
             };
             let shape = from_toml(&error);
@@ -309,13 +324,16 @@ fn remove_at(value: &mut Spanned<DeValue<'_>>, span: &Range<usize>) -> Option<St
 }
 
 fn remove_in(table: &mut DeTable<'_>, span: &Range<usize>) -> Option<String> {
-    let contains = |outer: Range<usize>| outer.start <= span.start && span.end <= outer.end;
+    // A table written under a `[header]` spans only its header, not its keys; but a table's keys always come
+    // after its own key, so the entry holding `span` is the last one whose key starts at or before it.
     let key = table
-        .iter()
-        .find(|(k, v)| contains(k.span()) || contains(v.span()))
-        .map(|(k, _)| k.clone())?;
+        .keys()
+        .filter(|k| k.span().start <= span.start)
+        .max_by_key(|k| k.span().start)
+        .cloned()?;
+    let on_key = key.span().start <= span.start && span.end <= key.span().end;
     let inner = table.get_mut(&key)?;
-    if inner.span() != *span && !contains(key.span()) {
+    if inner.span() != *span && !on_key {
         if let DeValue::Table(t) = inner.get_mut() {
             if let Some(found) = remove_in(t, span) {
                 return Some(found);

@@ -119,9 +119,14 @@ impl Lowering<'_> {
             },
         };
         // With an invalid policy every SLO would also report a window problem that is really the policy's.
+        let unread_policy = self
+            .broken
+            .service_keys
+            .iter()
+            .any(|k| k == "alert_windows");
         let (policy, check_windows) = match self.alert_policy(file, s) {
-            Some(policy) => (policy, true),
-            None => (BURN_RATE_WINDOWS.to_vec(), false),
+            Some(policy) if !unread_policy => (policy, true),
+            _ => (BURN_RATE_WINDOWS.to_vec(), false),
         };
         service.slos = spec
             .slos
