@@ -244,6 +244,7 @@ impl Reader<'_> {
         }
         let mut removed: Vec<String> = Vec::new();
         let mut removed_unknown = false;
+        let mut previous_unknown = false;
         for _ in 0..MAX_RETRIES {
             let error = match T::deserialize(ValueDeserializer::from(value.clone())) {
                 Ok(read) => {
@@ -264,8 +265,25 @@ impl Reader<'_> {
                 return None;
             }
             let span = shape.span.clone();
-            removed_unknown |= shape.message.starts_with("unknown key");
-            self.errors.push(shape);
+            let unknown = shape.message.starts_with("unknown key");
+            removed_unknown |= unknown;
+            // Unknown keys of one table in a row are one mistake (often a lost table header): one error.
+            match self
+                .errors
+                .last_mut()
+                .filter(|_| previous_unknown && unknown)
+            {
+                Some(last) if last.label == shape.label => {
+                    let key = shape.message.trim_start_matches("unknown key ");
+                    let keys = last
+                        .message
+                        .trim_start_matches("unknown keys ")
+                        .trim_start_matches("unknown key ");
+                    last.message = format!("unknown keys {keys}, {key}");
+                }
+                _ => self.errors.push(shape),
+            }
+            previous_unknown = unknown;
             // Nothing to drop for a missing key: dropping the table that misses it would hide it.
             if missing {
                 return None;
