@@ -9,6 +9,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod read;
+
+pub use read::{read, Broken, ReadFile, ShapeError};
+
 /// A name written as a table key or a string value, with the place it was written.
 pub type Name = Spanned<String>;
 
@@ -77,12 +81,14 @@ pub struct ServiceSpec {
     #[schemars(with = "String")]
     pub tier: Name,
     /// Owning team, added as the `team` label on every alert.
-    pub team: String,
+    #[schemars(with = "String")]
+    pub team: Spanned<String>,
     /// What the service does, for the docs and the dashboard description.
     #[serde(default)]
     pub description: String,
     /// Base URL of the runbooks; an alert's runbook slug is appended to it.
-    pub runbook_base_url: String,
+    #[schemars(with = "String")]
+    pub runbook_base_url: Spanned<String>,
     /// Label matchers that select this service's series in every query, e.g. `{ job = "backend" }`.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
@@ -155,7 +161,8 @@ pub struct MetricSpec {
     #[schemars(with = "MetricKind")]
     pub kind: Spanned<MetricKind>,
     /// Help text, exposed as `# HELP`.
-    pub help: String,
+    #[schemars(with = "String")]
+    pub help: Spanned<String>,
     /// Base unit (`seconds`, `bytes`, `ratio`, …), appended to the exposed name.
     #[schemars(with = "Option<String>")]
     pub unit: Option<Name>,
@@ -238,7 +245,8 @@ pub struct SloAlertingSpec {
 #[serde(deny_unknown_fields)]
 pub struct SloSpec {
     /// What the SLO promises users, in a sentence.
-    pub description: String,
+    #[schemars(with = "String")]
+    pub description: Spanned<String>,
     /// Tier override; default: the service's tier.
     #[schemars(with = "Option<String>")]
     pub tier: Option<Name>,
@@ -287,9 +295,11 @@ pub struct AlertSpec {
     /// Who gets notified.
     pub severity: Severity,
     /// One static line, ending with a period.
-    pub summary: String,
+    #[schemars(with = "String")]
+    pub summary: Spanned<String>,
     /// Details; may use `{{ $labels.x }}` and `{{ $value }}`.
-    pub description: String,
+    #[schemars(with = "String")]
+    pub description: Spanned<String>,
     /// Runbook slug or absolute URL; default: the alert name.
     pub runbook: Option<String>,
 }

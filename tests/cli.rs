@@ -112,7 +112,7 @@ fn invalid_input_exits_1_and_leaves_generated_untouched() {
         err.contains("slos/backend.toml:"),
         "diagnostic names file:line:col:\n{err}"
     );
-    assert!(err.contains("unknown field `bogus_key`"), "{err}");
+    assert!(err.contains("unknown key `bogus_key`"), "{err}");
     assert!(err.contains("help: "), "{err}");
     assert!(err.contains("nothing was written"), "{err}");
     assert_eq!(tree(&dir.path().join("generated")), before);

@@ -60,3 +60,21 @@ fn invalid_fixture_diagnostics() {
         insta::assert_snapshot!(format!("invalid_{}", name_of(&dir)), rendered);
     }
 }
+
+/// Five independent mistakes in three files are five errors: none hides another, none adds a follow-on.
+#[test]
+fn five_mistakes_in_three_files_are_five_errors() {
+    let dir = common::root().join("tests/fixtures/invalid/five_mistakes_in_three_files");
+    let files = load::spec_dir(&dir).unwrap();
+    assert_eq!(files.len(), 3);
+    let problems = model::lower(&files).expect_err("the fixture is invalid");
+    let rendered = diagnostics::render(&files, &problems);
+    assert_eq!(problems.len(), 5, "{rendered}");
+    let mut touched: Vec<usize> = problems.iter().map(|p| p.labels[0].file_id).collect();
+    touched.dedup();
+    assert_eq!(
+        touched,
+        [0, 1, 2],
+        "sorted by file, every file has one:\n{rendered}"
+    );
+}

@@ -16,6 +16,23 @@ pub struct Exact {
     den: u128,
 }
 
+/// Panics on an arithmetic overflow: the model bounds every input (objective and `budget_percent` digits,
+/// window lengths, burn-rate thresholds) so that no exact computation comes near `u128`, and a result that
+/// silently wrapped would print a wrong threshold into the rules.
+#[track_caller]
+fn overflow() -> ! {
+    panic!(
+        "model invariant: exact arithmetic overflowed u128; the input bounds checked at lowering should \
+         make this impossible"
+    )
+}
+
+/// `a * b`, or the invariant panic.
+#[track_caller]
+fn mul(a: u128, b: u128) -> u128 {
+    a.checked_mul(b).unwrap_or_else(|| overflow())
+}
+
 const fn gcd(mut a: u128, mut b: u128) -> u128 {
     while b != 0 {
         let t = a % b;
@@ -71,7 +88,10 @@ impl Exact {
     pub fn checked_sub(self, other: Exact) -> Option<Exact> {
         let left = self.num.checked_mul(other.den)?;
         let right = other.num.checked_mul(self.den)?;
-        Some(Exact::new(left.checked_sub(right)?, self.den * other.den))
+        Some(Exact::new(
+            left.checked_sub(right)?,
+            mul(self.den, other.den),
+        ))
     }
 
     /// The largest whole number not above the value.
@@ -86,7 +106,7 @@ impl Exact {
 
     /// Compares two values exactly.
     pub fn cmp_value(self, other: Exact) -> std::cmp::Ordering {
-        (self.num * other.den).cmp(&(other.num * self.den))
+        mul(self.num, other.den).cmp(&mul(other.num, self.den))
     }
 
     /// The nearest float, for templates that compute with it (never for printing thresholds).
@@ -95,7 +115,7 @@ impl Exact {
     }
 }
 
-/// The product; panics only on overflow, which the bounded inputs cannot reach.
+/// The product; panics (never wraps) on an overflow, which the bounded inputs cannot reach.
 impl Mul for Exact {
     type Output = Exact;
 
@@ -103,25 +123,26 @@ impl Mul for Exact {
         let g1 = gcd(self.num, other.den).max(1);
         let g2 = gcd(other.num, self.den).max(1);
         Exact::new(
-            (self.num / g1) * (other.num / g2),
-            (self.den / g2) * (other.den / g1),
+            mul(self.num / g1, other.num / g2),
+            mul(self.den / g2, other.den / g1),
         )
     }
 }
 
-/// The sum.
+/// The sum; panics (never wraps) on an overflow, which the bounded inputs cannot reach.
 impl Add for Exact {
     type Output = Exact;
 
     fn add(self, other: Exact) -> Exact {
-        Exact::new(
-            self.num * other.den + other.num * self.den,
-            self.den * other.den,
-        )
+        let g = gcd(self.den, other.den).max(1);
+        let num = mul(self.num, other.den / g)
+            .checked_add(mul(other.num, self.den / g))
+            .unwrap_or_else(|| overflow());
+        Exact::new(num, mul(self.den / g, other.den))
     }
 }
 
-/// The quotient; `other` must not be zero.
+/// The quotient; `other` must not be zero. Panics (never wraps) on an overflow, like the product.
 impl Div for Exact {
     type Output = Exact;
 
@@ -148,7 +169,7 @@ impl fmt::Display for Exact {
                 exact = false;
                 break;
             }
-            rem *= 10;
+            rem = mul(rem, 10);
             let digit = (rem / self.den) as u8;
             rem %= self.den;
             if significant > 0 || digit != 0 {
@@ -157,7 +178,11 @@ impl fmt::Display for Exact {
             frac.push(char::from(b'0' + digit));
         }
         if !exact {
-            return write!(f, "{}", round_decimal(int, &frac, rem * 10 / self.den >= 5));
+            return write!(
+                f,
+                "{}",
+                round_decimal(int, &frac, mul(rem, 10) / self.den >= 5)
+            );
         }
         if frac.is_empty() {
             write!(f, "{int}")
@@ -207,7 +232,7 @@ impl serde::Serialize for Exact {
 
 #[cfg(test)]
 mod tests {
-    use std::ops::{Div as _, Mul as _};
+    use std::ops::{Add as _, Div as _, Mul as _};
 
     use super::Exact;
 
@@ -248,6 +273,50 @@ mod tests {
         assert_eq!(show(Exact::new(2, 3)), "0.666666666667");
         assert_eq!(show(Exact::new(1, 3).mul(Exact::int(3))), "1");
         assert_eq!(show(Exact::new(9_999_999_999_999, 10_000_000_000_000)), "1");
+    }
+
+    /// The extremes lowering lets through: objective with 6 decimal places, `budget_percent` with 3, windows
+    /// of whole minutes up to 366 days; the burn-rate arithmetic of the model stays exact and in range.
+    #[test]
+    fn extreme_valid_inputs_do_not_overflow() {
+        let year = Exact::int(366 * 86_400);
+        for objective in ["99.999999", "0.000001", "12.345679", "99.999997"] {
+            let ratio = Exact::parse_decimal(objective)
+                .unwrap()
+                .div(Exact::int(100));
+            let budget = Exact::int(1).checked_sub(ratio).unwrap();
+            for share in ["0.001", "33.333", "100", "0.007"] {
+                let share = Exact::parse_decimal(share).unwrap().div(Exact::int(100));
+                for long in [60, 420, 86_340, 366 * 86_400 - 60] {
+                    let factor = share.mul(year).div(Exact::int(long));
+                    let threshold = factor.mul(budget);
+                    let fire = threshold.mul(Exact::int(long)).add(year);
+                    let reset = Exact::int(1)
+                        .checked_sub(threshold)
+                        .unwrap_or(Exact::int(0))
+                        .mul(Exact::int(long / 1440 + 60));
+                    let minutes = year.div(Exact::int(60)).mul(budget);
+                    for value in [factor, threshold, fire, reset, minutes] {
+                        assert!(!value.to_string().is_empty());
+                        let _ = value.cmp_value(threshold);
+                        let _ = value.add(threshold);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "model invariant: exact arithmetic overflowed")]
+    fn overflow_panics_instead_of_wrapping() {
+        let big = Exact::new(u128::MAX / 3, 1);
+        let _ = big.mul(Exact::int(7));
+    }
+
+    #[test]
+    #[should_panic(expected = "model invariant: exact arithmetic overflowed")]
+    fn overflowing_sum_panics_instead_of_wrapping() {
+        let _ = Exact::new(u128::MAX - 1, 1).add(Exact::int(2));
     }
 
     #[test]

@@ -9,6 +9,8 @@ use super::{Metric, MetricKind, Service};
 
 /// One misuse found in an expression.
 pub struct Misuse {
+    /// The metric name of the selector it is about, as written.
+    pub selector: String,
     /// What is wrong.
     pub message: String,
     /// The label under the snippet.
@@ -157,11 +159,13 @@ fn selector(
     };
     match (cumulative, usage) {
         (true, Use::Level) => out.push(Misuse {
+            selector: name.to_string(),
             message: format!("counter used as a gauge: `{name}` is read as a level"),
             label: format!("`{name}` is {what} and only ever goes up"),
             hint: format!("wrap it in `rate({name}[5m])` or `increase(...)`"),
         }),
         (false, Use::Rate) => out.push(Misuse {
+            selector: name.to_string(),
             message: format!("gauge used as a counter: `{name}` is inside rate()/increase()"),
             label: format!("`{name}` is a gauge"),
             hint: "read a gauge directly, or use `deriv()` / `delta()` for its change".into(),
@@ -184,6 +188,7 @@ fn selector(
             if let Some(values) = closed.filter(|v| !v.iter().any(|c| c.value == m.value)) {
                 let list: Vec<&str> = values.iter().map(|v| v.value.as_str()).collect();
                 out.push(Misuse {
+                    selector: name.to_string(),
                     message: format!("`{}` is not a value of label `{}`", m.value, m.name),
                     label: "never matches".into(),
                     hint: format!("allowed: {}", list.join(", ")),
@@ -192,6 +197,7 @@ fn selector(
         }
         if !known {
             out.push(Misuse {
+                selector: name.to_string(),
                 message: format!(
                     "label `{}` is not declared on metric `{}`",
                     m.name, metric.name
@@ -212,6 +218,7 @@ fn selector(
 fn lookalike(name: &str, declared: &Declared, out: &mut Vec<Misuse>) {
     if let Some(metric) = declared.lookalike(name) {
         out.push(Misuse {
+            selector: name.to_string(),
             message: format!(
                 "`{name}` is not a series that metric `{}` exposes",
                 metric.name

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 
 use super::series::{feeds, Feed, Query, Spelling, Uses};
+use super::traffic::Range;
 use crate::model::template::{self, Piece};
 use crate::model::{Duration, Service, Severity, Slo};
 
@@ -87,6 +88,18 @@ impl<'a> SloCase<'a> {
                 .feeds
                 .iter()
                 .any(|f| self.queries.iter().any(|q| q.selects(f)))
+    }
+
+    /// Whether one of the SLO's windows holds two samples at interval `g` under one range semantics and not
+    /// the other (a window of exactly one interval: Prometheus 3 reads a single sample, so no rate): its
+    /// alerts would then differ between the majors, so the SLO is tested only in files where they agree.
+    pub(super) fn differs_by_range(&self, g: u64) -> bool {
+        self.slo.burn_rate_alerts.iter().any(|a| {
+            [a.long, a.short].iter().any(|w| {
+                (Range::LeftClosed.reach(w.seconds, g) > 0)
+                    != (Range::LeftOpen.reach(w.seconds, g) > 0)
+            })
+        })
     }
 
     /// The index of the pair a full outage is tested with: the page (else ticket) that fires first.

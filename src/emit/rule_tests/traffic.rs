@@ -48,9 +48,11 @@ pub(super) struct Traffic {
 }
 
 impl Traffic {
-    pub(super) fn new(plan: &Plan, steps: u64, nudge: u64) -> Traffic {
+    /// The traffic of `plan` over `steps` steps, with at least `min_total` events per steady step (so that
+    /// no low-traffic guard holds back an alert outside the scenarios that test the guard).
+    pub(super) fn new(plan: &Plan, steps: u64, nudge: u64, min_total: u64) -> Traffic {
         // Enough events per step that the smallest burn has MIN_BAD_EVENTS bad ones.
-        let mut total: u64 = MIN_BAD_EVENTS;
+        let mut total: u64 = MIN_BAD_EVENTS.max(min_total);
         for (_, burn) in &plan.phases {
             if let Burn::Ratio(r) = burn {
                 while !r.is_zero()
@@ -249,7 +251,7 @@ mod tests {
             vec![(2, Burn::Good), (1, Burn::Outage), (0, Burn::Good)],
             Vec::new(),
         );
-        let traffic = Traffic::new(&plan, 5, 0);
+        let traffic = Traffic::new(&plan, 5, 0, 0);
         assert_eq!(traffic.bad, vec![0, 0, 0, 1000, 0, 0]);
         assert_eq!(traffic.values(Role::Bad, 7), "7 7+0x1 1007 1007+0x1");
         assert_eq!(

@@ -1,0 +1,465 @@
+//! `[slos]`: SLIs and their selectors, objectives, windows, error budgets and burn-rate alerts.
+
+use std::ops::{Add as _, Div as _, Mul as _};
+
+use super::service::BurnRateWindow;
+use super::*;
+
+/// The smallest error-ratio threshold of a burn-rate alert: one bad event in 10⁸.
+///
+/// Below it an alert fires on a single error in any realistic window, and the float64 ratio Prometheus
+/// evaluates is close to its rounding; it also bounds the exact arithmetic and the generated rule tests.
+const MIN_THRESHOLD: Exact = Exact::new(1, 100_000_000);
+
+/// The SLO window when a spec sets none.
+const DEFAULT_SLO_WINDOW: Duration = Duration {
+    seconds: 30 * 86_400,
+};
+
+/// The longest SLO window: a year, leap or not.
+pub(super) const MAX_SLO_WINDOW: Duration = Duration {
+    seconds: 366 * 86_400,
+};
+
+impl Lowering<'_> {
+    pub(super) fn selector(
+        &mut self,
+        file: usize,
+        service: &Service,
+        metric: &Name,
+        matchers: &BTreeMap<Name, Spanned<Vec<String>>>,
+        want: MetricKind,
+        role: &str,
+    ) -> Option<Selector> {
+        let Some(m) = service.find_metric(metric.get_ref()) else {
+            if self.broken.metrics.contains(metric.get_ref()) {
+                return None;
+            }
+            let known: Vec<&str> = service
+                .metrics
+                .iter()
+                .filter(|m| m.kind == want)
+                .map(|m| m.name.as_str())
+                .collect();
+            self.error(
+                file,
+                metric.span(),
+                format!("unknown metric `{}`", metric.get_ref()),
+                "not declared under [metrics]",
+                format!(
+                    "declared {} metrics: {}",
+                    format!("{want:?}").to_lowercase(),
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+            return None;
+        };
+        if m.kind != want {
+            let (is, needs) = (
+                format!("{:?}", m.kind).to_lowercase(),
+                format!("{want:?}").to_lowercase(),
+            );
+            self.error(
+                file,
+                metric.span(),
+                format!("{role} uses {is} `{}` where a {needs} is needed", m.name),
+                format!("this is a {is}"),
+                match want {
+                    MetricKind::Counter => {
+                        "a ratio SLI counts events: point `errors` and `total` at counters"
+                            .to_string()
+                    }
+                    MetricKind::Histogram => {
+                        "a latency SLI reads buckets: point `metric` at a histogram".to_string()
+                    }
+                    MetricKind::Gauge => "use a gauge".to_string(),
+                },
+            );
+            return None;
+        }
+        let mut out = BTreeMap::new();
+        let mut ok = true;
+        for (label, values) in matchers {
+            if !m.labels.contains(label.get_ref()) {
+                self.unknown_label(file, label, &m.name, m.labels.iter());
+                ok = false;
+                continue;
+            }
+            if values.get_ref().is_empty() {
+                self.error(
+                    file,
+                    values.span(),
+                    "empty matcher",
+                    "no values",
+                    "list at least one value",
+                );
+                ok = false;
+                continue;
+            }
+            if let Some(LabelValues::Closed(allowed)) =
+                service.label_defs.get(label.get_ref()).map(|l| &l.values)
+            {
+                for v in values.get_ref() {
+                    if !allowed.iter().any(|a| &a.value == v) {
+                        let list: Vec<&str> = allowed.iter().map(|a| a.value.as_str()).collect();
+                        self.error(
+                            file,
+                            values.span(),
+                            format!("`{v}` is not a value of label `{}`", label.get_ref()),
+                            "not in the closed set",
+                            format!("allowed: {}", list.join(", ")),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            let mut vals = values.get_ref().clone();
+            vals.sort();
+            vals.dedup();
+            out.insert(label.get_ref().clone(), vals);
+        }
+        ok.then(|| Selector {
+            metric: m.name.clone(),
+            matchers: out,
+        })
+    }
+
+    pub(super) fn lower_slo(
+        &mut self,
+        file: usize,
+        service: &Service,
+        service_tier: &str,
+        (policy, check_window): (&[BurnRateWindow], bool),
+        name: &Name,
+        spec: &spec::SloSpec,
+    ) -> Option<Slo> {
+        let n = name.get_ref();
+        let mut ok = true;
+        if spec.description.get_ref().trim().is_empty() {
+            self.error(
+                file,
+                spec.description.span(),
+                format!("SLO `{n}` has an empty description"),
+                "description",
+                "say in one sentence what users get, e.g. \"Requests succeed.\"",
+            );
+            ok = false;
+        }
+        if !conventions::is_snake_case(n) {
+            self.error(
+                file,
+                name.span(),
+                format!("invalid SLO name `{n}`"),
+                "not snake_case",
+                "use lower-case letters, digits and single underscores, e.g. `api_availability`",
+            );
+            ok = false;
+        }
+        let tier_name = match &spec.tier {
+            Some(t) => {
+                self.known_tier(file, t);
+                t.get_ref().clone()
+            }
+            None => service_tier.to_string(),
+        };
+        // An unknown or broken tier is reported once, where it is named; the rest of the SLO is still checked.
+        let tier = self.tiers.get(&tier_name).map(|(_, _, t)| t.clone());
+        let objective = match &spec.objective {
+            Some(o) => self.objective(file, o),
+            None => tier.as_ref().map(|t| t.objective),
+        };
+        let longest = policy
+            .iter()
+            .map(|w| w.long)
+            .max()
+            .filter(|_| check_window)
+            .unwrap_or(Duration { seconds: 0 });
+        let window = self.slo_window(file, name, spec.window.as_ref(), longest);
+        let sli = self.lower_sli(file, service, name, spec);
+        let mut alert_labels = BTreeMap::new();
+        for (k, v) in &spec.alerting.labels {
+            if self.label_name(file, k, "alert label") && self.not_generated_label(file, k) {
+                alert_labels.insert(k.get_ref().clone(), v.clone());
+            }
+        }
+        for (k, v) in &spec.alerting.annotations {
+            if let Err(action) = super::template::parse(v) {
+                self.error(file, k.span(), format!("annotation `{}` of SLO `{n}` uses the template `{action}`", k.get_ref()), "cannot be checked", "SLO alert annotations are static text plus `{{ $value | humanizePercentage }}`, so that the generated rule tests can predict them; the alert labels already name the service and SLO");
+                ok = false;
+            }
+        }
+        let (Some(tier), Some(objective), Some(window), Some(sli)) = (tier, objective, window, sli)
+        else {
+            return None;
+        };
+        let ratio = objective.div(Exact::int(100));
+        let budget_ratio = Exact::int(1).checked_sub(ratio)?;
+        let window_seconds = Exact::int(window.seconds);
+        let budget = ErrorBudget {
+            ratio: budget_ratio,
+            minutes: window_seconds.div(Exact::int(60)).mul(budget_ratio),
+        };
+        let page = spec.alerting.page.unwrap_or(tier.page);
+        let ticket = spec.alerting.ticket.unwrap_or(tier.ticket);
+        let mut burn_rate_alerts = Vec::new();
+        for &BurnRateWindow {
+            severity,
+            long,
+            short,
+            budget_share,
+            for_,
+        } in policy
+        {
+            if (severity == Severity::Page && !page) || (severity == Severity::Ticket && !ticket) {
+                continue;
+            }
+            let factor = budget_share
+                .mul(window_seconds)
+                .div(Exact::int(long.seconds));
+            let threshold = factor.mul(budget_ratio);
+            if threshold.cmp_value(Exact::int(1)) != std::cmp::Ordering::Less {
+                let span = spec
+                    .objective
+                    .as_ref()
+                    .map(|o| o.span())
+                    .unwrap_or(name.span());
+                self.error(
+                    file,
+                    span,
+                    format!(
+                        "objective {objective}% is too low for the {} alert over {}",
+                        format!("{severity:?}").to_lowercase(),
+                        long.promql()
+                    ),
+                    format!(
+                        "its error-ratio threshold would be {threshold}, which no ratio exceeds"
+                    ),
+                    format!(
+                        "raise the objective, or set `alerting.{} = false`",
+                        format!("{severity:?}").to_lowercase()
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            if threshold.cmp_value(MIN_THRESHOLD).is_lt() {
+                let span = spec
+                    .objective
+                    .as_ref()
+                    .map(|o| o.span())
+                    .unwrap_or(name.span());
+                self.error(
+                    file,
+                    span,
+                    format!(
+                        "objective {objective}% is too high for the {} alert over {}",
+                        format!("{severity:?}").to_lowercase(),
+                        long.promql()
+                    ),
+                    format!("its error-ratio threshold would be {threshold}, below {MIN_THRESHOLD}"),
+                    format!(
+                        "below one bad event in 10^8 an alert fires on a single error, and Prometheus's float64 \
+                         evaluation of the ratio is at its rounding noise; lower the objective, raise this \
+                         window's `budget_percent`, or set `alerting.{} = false`",
+                        format!("{severity:?}").to_lowercase()
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            let one_minus = Exact::int(1).checked_sub(threshold)?;
+            let min_events = spec
+                .min_events
+                .or(tier.min_events)
+                .unwrap_or_else(|| single_failure_guard(threshold));
+            burn_rate_alerts.push(BurnRateAlert {
+                severity,
+                long,
+                short,
+                budget_share,
+                factor,
+                threshold,
+                for_,
+                min_events,
+                time_to_fire_full_outage: threshold
+                    .mul(Exact::int(long.seconds))
+                    .add(Exact::int(for_.seconds)),
+                time_to_fire_at_factor: Exact::int(long.seconds + for_.seconds),
+                reset_time: one_minus.mul(Exact::int(short.seconds)),
+            });
+        }
+        let alert_annotations = spec
+            .alerting
+            .annotations
+            .iter()
+            .map(|(k, v)| (k.get_ref().clone(), v.clone()))
+            .collect();
+        let runbook_url = conventions::runbook_url(
+            &service.runbook_base_url,
+            spec.alerting.runbook.as_deref().unwrap_or(n),
+        );
+        ok.then(|| Slo {
+            name: n.clone(),
+            id: conventions::slo_id(&service.name, n),
+            description: spec.description.get_ref().clone(),
+            tier: tier_name,
+            objective,
+            objective_ratio: ratio,
+            window,
+            sli,
+            budget,
+            burn_rate_alerts,
+            alert_labels,
+            alert_annotations,
+            runbook_url,
+            rules: SloRules::default(),
+        })
+    }
+
+    /// The SLO's window, checked against the longest alert window; `None` after reporting a problem.
+    fn slo_window(
+        &mut self,
+        file: usize,
+        name: &Name,
+        window: Option<&Spanned<String>>,
+        longest: Duration,
+    ) -> Option<SloWindow> {
+        let n = name.get_ref();
+        let window = match window {
+            None => {
+                let window = SloWindow {
+                    seconds: DEFAULT_SLO_WINDOW.seconds,
+                };
+                if window.duration() < longest {
+                    self.error(file, name.span(), format!("SLO `{n}` has the default {} window, shorter than its longest alert window `{}`", DEFAULT_SLO_WINDOW.promql(), longest.promql()), "default window", format!("set `window` to at least `{}`, or shorten the service's `alert_windows`", longest.promql()));
+                    return None;
+                }
+                window
+            }
+            Some(w) => match Duration::parse(w.get_ref()) {
+                Some(d) if d >= longest && d.seconds > 0 && d <= MAX_SLO_WINDOW => {
+                    SloWindow { seconds: d.seconds }
+                }
+                Some(_) => {
+                    self.error(file, w.span(), format!("SLO window `{}` is out of range", w.get_ref()), "window", format!("use a window from {} (the longest alert window) to {}; 28d or 30d are usual", longest.promql(), MAX_SLO_WINDOW.promql()));
+                    return None;
+                }
+                None => {
+                    self.error(
+                        file,
+                        w.span(),
+                        format!("invalid SLO window `{}`", w.get_ref()),
+                        "not a duration",
+                        "write a whole number and one unit, e.g. `30d`, `28d`, `4w` or `12h`",
+                    );
+                    return None;
+                }
+            },
+        };
+        Some(window)
+    }
+
+    /// The SLO's SLI: a ratio of counters or a latency histogram; `None` after reporting problems.
+    fn lower_sli(
+        &mut self,
+        file: usize,
+        service: &Service,
+        name: &Name,
+        spec: &spec::SloSpec,
+    ) -> Option<Sli> {
+        let n = name.get_ref();
+        let sli = match (&spec.ratio, &spec.latency) {
+            (Some(r), None) => {
+                let errors = self.selector(
+                    file,
+                    service,
+                    &r.errors.metric,
+                    &r.errors.matchers,
+                    MetricKind::Counter,
+                    "the `errors` selector",
+                );
+                let total = self.selector(
+                    file,
+                    service,
+                    &r.total.metric,
+                    &r.total.matchers,
+                    MetricKind::Counter,
+                    "the `total` selector",
+                );
+                let (errors, total) = (errors?, total?);
+                if errors_cover_total(service, &errors, &total) {
+                    self.error(file, r.errors.metric.span(), format!("the `errors` selector of SLO `{n}` matches every event `total` does"), "no event could be good", "match only the bad events in `errors`, e.g. `match = { status = [\"5xx\"] }`");
+                    return None;
+                }
+                Sli::Ratio { errors, total }
+            }
+            (None, Some(l)) => {
+                let histogram = self.selector(
+                    file,
+                    service,
+                    &l.metric,
+                    &l.matchers,
+                    MetricKind::Histogram,
+                    "the latency SLI",
+                )?;
+                let buckets = &service.find_metric(&histogram.metric)?.buckets;
+                let threshold = *l.threshold.get_ref();
+                if !buckets.contains(&threshold) {
+                    let below = buckets.iter().rev().find(|b| **b < threshold);
+                    let above = buckets.iter().find(|b| **b > threshold);
+                    let nearest: Vec<String> = below
+                        .into_iter()
+                        .chain(above)
+                        .map(|b| b.to_string())
+                        .collect();
+                    self.error(file, l.threshold.span(), format!("latency threshold {threshold} is not a bucket boundary of `{}`", histogram.metric), "no bucket ends here", format!("the SLI counts whole buckets: use a boundary ({}), or add {threshold} to the histogram's buckets", if nearest.is_empty() { "none".into() } else { format!("nearest: {}", nearest.join(", ")) }));
+                    return None;
+                }
+                Sli::Latency {
+                    histogram,
+                    threshold,
+                    le: crate::model::bounds::le_spellings(threshold),
+                }
+            }
+            _ => {
+                self.error(file, name.span(), format!("SLO `{n}` needs exactly one of `ratio` and `latency`"), "which SLI?", "add a `[slos.<name>.ratio]` table with `errors` and `total`, or a `[slos.<name>.latency]` table with `metric` and `threshold`");
+                return None;
+            }
+        };
+        Some(sli)
+    }
+}
+
+/// True when every series `total` selects is an error too, so the SLI could never be below 1.
+fn errors_cover_total(service: &Service, errors: &Selector, total: &Selector) -> bool {
+    errors.metric == total.metric
+        && errors
+            .matchers
+            .iter()
+            .all(|(label, bad)| match total.matchers.get(label) {
+                Some(all) => all.iter().all(|v| bad.contains(v)),
+                None => match service.label_defs.get(label).map(|l| &l.values) {
+                    Some(LabelValues::Closed(values)) => {
+                        values.iter().all(|v| bad.contains(&v.value))
+                    }
+                    _ => false,
+                },
+            })
+}
+
+/// The default low-traffic guard of an alert: the fewest events for which one bad event alone keeps the
+/// error ratio at or under `threshold` (`ceil(1 / threshold)`), so a single failure never fires it.
+fn single_failure_guard(threshold: Exact) -> u64 {
+    let events = Exact::int(1) / threshold;
+    let whole = events.floor();
+    let whole = if Exact::new(whole, 1).cmp_value(events).is_lt() {
+        whole + 1
+    } else {
+        whole
+    };
+    u64::try_from(whole).unwrap_or(u64::MAX)
+}
