@@ -90,15 +90,15 @@ impl<'a> SloCase<'a> {
                 .any(|f| self.queries.iter().any(|q| q.selects(f)))
     }
 
-    /// Whether one of the SLO's windows holds two samples at interval `g` under one range semantics and not
-    /// the other (a window of exactly one interval: Prometheus 3 reads a single sample, so no rate): its
+    /// Whether one of the SLO's alerts can fire at interval `g` under one range semantics and not the other:
+    /// a window of exactly one interval holds two samples under Prometheus 2 and one (no rate) under 3. Its
     /// alerts would then differ between the majors, so the SLO is tested only in files where they agree.
     pub(super) fn differs_by_range(&self, g: u64) -> bool {
         self.slo.burn_rate_alerts.iter().any(|a| {
-            [a.long, a.short].iter().any(|w| {
-                (Range::LeftClosed.reach(w.seconds, g) > 0)
-                    != (Range::LeftOpen.reach(w.seconds, g) > 0)
-            })
+            let can_fire = |range: Range| {
+                range.reach(a.long.seconds, g) > 0 && range.reach(a.short.seconds, g) > 0
+            };
+            can_fire(Range::LeftClosed) != can_fire(Range::LeftOpen)
         })
     }
 
