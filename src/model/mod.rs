@@ -399,3 +399,30 @@ pub struct ExtraPanel {
     /// Queries: expression and legend.
     pub queries: Vec<(String, String)>,
 }
+
+/// The service `app` (job `app`, tier `standard` at 99.9%, team `web`) with `tables`, the rest of a spec
+/// (labels, metrics, SLOs), lowered: the one spec builder of the unit tests.
+#[cfg(test)]
+pub(crate) fn test_service(tables: &str) -> Service {
+    let text = format!(
+        r#"version = 1
+
+[tiers.standard]
+objective = 99.9
+
+[service]
+name = "app"
+tier = "standard"
+team = "web"
+runbook_base_url = "https://runbooks.example.com/app"
+selector = {{ job = "app" }}
+
+{tables}"#
+    );
+    let files = [SourceFile {
+        path: "slos/app.toml".into(),
+        text,
+    }];
+    let mut model = lower(&files).unwrap_or_else(|_| panic!("the test spec is valid:\n{tables}"));
+    model.services.remove(0)
+}

@@ -232,23 +232,11 @@ fn lookalike(name: &str, declared: &Declared, out: &mut Vec<Misuse>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{lower, SourceFile};
 
     /// Metrics whose names overlap: `http` is a prefix of the others' families, `jobs` has a unit.
     fn service() -> Service {
-        let text = r#"version = 1
-
-[tiers.standard]
-objective = 99.9
-
-[service]
-name = "app"
-tier = "standard"
-team = "web"
-runbook_base_url = "https://runbooks.example.com/app"
-selector = { job = "app" }
-
-[metrics.http]
+        crate::model::test_service(
+            r#"[metrics.http]
 type = "gauge"
 help = "Requests in flight."
 
@@ -266,13 +254,8 @@ buckets = [0.1, 1]
 type = "counter"
 help = "Time spent on jobs."
 unit = "seconds"
-"#;
-        let files = [SourceFile {
-            path: "slos/app.toml".into(),
-            text: text.into(),
-        }];
-        let mut model = lower(&files).unwrap_or_else(|_| panic!("the spec is valid"));
-        model.services.remove(0)
+"#,
+        )
     }
 
     fn misuse(service: &Service, expr: &str) -> Vec<String> {

@@ -284,25 +284,11 @@ fn dur(seconds: u64) -> String {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::model::{lower, SourceFile};
 
-    /// The service `app` (job `app`, tier objective 99.9%, counter `requests` by open label `route`) with
-    /// `slos`, the `[slos.*]` tables of a spec.
+    /// The service `app` with a counter `requests` by open label `route`, and `slos`, `[slos.*]` tables.
     pub(crate) fn service(slos: &str) -> Service {
-        let text = format!(
-            r#"version = 1
-
-[tiers.standard]
-objective = 99.9
-
-[service]
-name = "app"
-tier = "standard"
-team = "web"
-runbook_base_url = "https://runbooks.example.com/app"
-selector = {{ job = "app" }}
-
-[labels.route]
+        crate::model::test_service(&format!(
+            r#"[labels.route]
 help = "Route."
 max_values = 10
 
@@ -312,13 +298,7 @@ help = "Requests."
 labels = ["route"]
 
 {slos}"#
-        );
-        let files = [SourceFile {
-            path: "slos/app.toml".into(),
-            text,
-        }];
-        let mut model = lower(&files).unwrap_or_else(|_| panic!("the spec is valid"));
-        model.services.remove(0)
+        ))
     }
 
     fn pair(long: u64, short: u64, for_: u64) -> PairKey {

@@ -221,51 +221,42 @@ impl Lowering<'_> {
                 .mul(window_seconds)
                 .div(Exact::int(long.seconds));
             let threshold = factor.mul(budget_ratio);
-            if threshold.cmp_value(Exact::int(1)) != std::cmp::Ordering::Less {
-                let span = spec
-                    .objective
+            let objective_span = || {
+                spec.objective
                     .as_ref()
                     .map(|o| o.span())
-                    .unwrap_or(name.span());
+                    .unwrap_or(name.span())
+            };
+            let severity_name = conventions::severity_name(severity);
+            if threshold.cmp_value(Exact::int(1)) != std::cmp::Ordering::Less {
                 self.error(
                     file,
-                    span,
+                    objective_span(),
                     format!(
-                        "objective {objective}% is too low for the {} alert over {}",
-                        format!("{severity:?}").to_lowercase(),
+                        "objective {objective}% is too low for the {severity_name} alert over {}",
                         long.promql()
                     ),
                     format!(
                         "its error-ratio threshold would be {threshold}, which no ratio exceeds"
                     ),
-                    format!(
-                        "raise the objective, or set `alerting.{} = false`",
-                        format!("{severity:?}").to_lowercase()
-                    ),
+                    format!("raise the objective, or set `alerting.{severity_name} = false`"),
                 );
                 ok = false;
                 continue;
             }
             if threshold.cmp_value(MIN_THRESHOLD).is_lt() {
-                let span = spec
-                    .objective
-                    .as_ref()
-                    .map(|o| o.span())
-                    .unwrap_or(name.span());
                 self.error(
                     file,
-                    span,
+                    objective_span(),
                     format!(
-                        "objective {objective}% is too high for the {} alert over {}",
-                        format!("{severity:?}").to_lowercase(),
+                        "objective {objective}% is too high for the {severity_name} alert over {}",
                         long.promql()
                     ),
                     format!("its error-ratio threshold would be {threshold}, below {MIN_THRESHOLD}"),
                     format!(
                         "below one bad event in 10^8 an alert fires on a single error, and Prometheus's float64 \
                          evaluation of the ratio is at its rounding noise; lower the objective, raise this \
-                         window's `budget_percent`, or set `alerting.{} = false`",
-                        format!("{severity:?}").to_lowercase()
+                         window's `budget_percent`, or set `alerting.{severity_name} = false`"
                     ),
                 );
                 ok = false;
