@@ -127,11 +127,13 @@ fn write_str(out: &mut String, s: &str, indent: usize) {
         Style::Plain => out.push_str(s),
         Style::SingleQuoted => {
             out.push('\'');
-            for c in s.chars() {
-                if c == '\'' {
-                    out.push('\'');
-                }
-                out.push(c);
+            let mut parts = s.split('\'');
+            if let Some(first) = parts.next() {
+                out.push_str(first);
+            }
+            for part in parts {
+                out.push_str("''");
+                out.push_str(part);
             }
             out.push('\'');
         }
@@ -167,7 +169,8 @@ enum Style {
 /// scalar, single-quoted where only quotes do, and anything with a line break or a character libyaml does
 /// not print is left to serde_norway.
 fn style(s: &str) -> Style {
-    if s.chars().any(|c| c == '\n' || !printable(c)) {
+    let printable_ascii = s.bytes().all(|b| (0x20..0x7F).contains(&b));
+    if !printable_ascii && s.chars().any(|c| c == '\n' || !printable(c)) {
         return Style::Other;
     }
     if s.is_empty() || reads_as_other_type(s) || !block_plain_allowed(s) {
@@ -217,6 +220,10 @@ fn block_plain_allowed(s: &str) -> bool {
 
 /// Whether serde_norway would read `s` back as a null, boolean or number, which it then quotes.
 fn reads_as_other_type(s: &str) -> bool {
+    // Nulls, booleans and numbers start with one of these; most strings (names, PromQL) do not.
+    if !s.starts_with(|c: char| c.is_ascii_digit() || "+-.~nNtTfF".contains(c)) {
+        return false;
+    }
     matches!(
         s,
         "~" | "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"

@@ -203,11 +203,15 @@ pub(super) type Firing = Vec<Vec<(usize, f64)>>;
 /// conditions, the low-traffic guard and `for`. A ratio within [`TOLERANCE`] of its threshold counts as over
 /// it when `edge` is set (a quotient of two extrapolated rates may round either way); the guard's increase
 /// is computed as Prometheus computes it and compared exactly.
-pub(super) fn replay(case: &SloCase, sums: &Sums, edge: bool) -> Firing {
+/// Also says whether any ratio came within [`TOLERANCE`] of a threshold: if none did, the replay with the
+/// other `edge` is the same.
+pub(super) fn replay(case: &SloCase, sums: &Sums, edge: bool) -> (Firing, bool) {
     let alerts = &case.slo.burn_rate_alerts;
     let steps = sums.events.len();
+    let touched = std::cell::Cell::new(false);
     let over = |ratio: f64, threshold: f64| {
         if (ratio - threshold).abs() <= TOLERANCE * threshold {
+            touched.set(true);
             edge
         } else {
             ratio > threshold
@@ -237,7 +241,7 @@ pub(super) fn replay(case: &SloCase, sums: &Sums, edge: bool) -> Firing {
         }
         out.push(firing);
     }
-    out
+    (out, touched.get())
 }
 
 #[cfg(test)]
