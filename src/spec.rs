@@ -237,7 +237,8 @@ pub struct SloAlertingSpec {
     #[schemars(with = "BTreeMap<String, String>")]
     pub annotations: BTreeMap<Name, String>,
     /// Runbook slug or absolute URL; default: the SLO name.
-    pub runbook: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub runbook: Option<Spanned<String>>,
 }
 
 /// A service level objective.

@@ -30,25 +30,10 @@ const BINARY_EVERY: u64 = 40;
 /// How many successful mutants per run `promtool check rules` checks.
 const PROMTOOL_SAMPLE: usize = 3;
 
-/// Diagnostics known to lack a position, with what is missing; being fixed in issue 8, part 2. A finding
+/// Diagnostics known to lack a position, with what is missing (none today). A finding
 /// that holds one of these is counted and listed in the summary instead of failing the run. Delete an entry
 /// once its fix lands: a recurrence then fails the test.
-const KNOWN_GAPS: [(&str, &str); 3] = [
-    (
-        "the objective needs more test traffic than 64-bit counters hold",
-        "objectives (or alert budget shares) beyond what the exact math represents are not yet a positioned \
-         validation error",
-    ),
-    (
-        "which the rule tests cannot render",
-        "an SLO runbook holding `{{ $value }}` passes validation, then the rule-test emitter refuses it without \
-         a position",
-    ),
-    (
-        "File name too long",
-        "service names have no length limit, so a long one fails when its folder is written",
-    ),
-];
+const KNOWN_GAPS: [(&str, &str); 0] = [];
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| {

@@ -60,6 +60,17 @@ impl Lowering<'_> {
         let name = s.name.get_ref().clone();
         if !conventions::is_snake_case(&name) {
             self.error(file, s.name.span(), format!("invalid service name `{name}`"), "not snake_case", "use lower-case letters, digits and single underscores; it names files and the `service` label");
+        } else if name.len() > MAX_SERVICE_NAME {
+            self.error(
+                file,
+                s.name.span(),
+                format!(
+                    "service name of {} characters, more than {MAX_SERVICE_NAME}",
+                    name.len()
+                ),
+                "too long",
+                "the name is a folder name, a label value and part of every alert name: shorten it",
+            );
         }
         if s.team.get_ref().trim().is_empty() {
             self.error(
@@ -297,3 +308,6 @@ impl Lowering<'_> {
         false
     }
 }
+
+/// Longest service name: it names the output folder (file systems allow 255 bytes) and prefixes alert names.
+const MAX_SERVICE_NAME: usize = 100;

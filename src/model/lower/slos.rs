@@ -289,10 +289,22 @@ impl Lowering<'_> {
             .iter()
             .map(|(k, v)| (k.get_ref().clone(), v.clone()))
             .collect();
+        let runbook = spec.alerting.runbook.as_ref();
         let runbook_url = conventions::runbook_url(
             &service.runbook_base_url,
-            spec.alerting.runbook.as_deref().unwrap_or(n),
+            runbook.map_or(n.as_str(), |r| r.get_ref().as_str()),
         );
+        // The URL is an annotation: the generated rule tests must be able to render it.
+        if let (Some(runbook), Err(action)) = (runbook, super::template::parse(&runbook_url)) {
+            self.error(
+                file,
+                runbook.span(),
+                format!("runbook of SLO `{n}` uses the template `{action}`"),
+                "a template in a URL",
+                "give a runbook slug or URL without `{{ … }}`",
+            );
+            ok = false;
+        }
         ok.then(|| Slo {
             name: n.clone(),
             id: conventions::slo_id(&service.name, n),
