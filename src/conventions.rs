@@ -244,6 +244,16 @@ pub fn rust_field(name: &str) -> String {
     }
 }
 
+/// The generated struct holding a metric's labels: `http_requests` → `HttpRequestsLabels`.
+pub fn labels_struct(metric: &str) -> String {
+    format!("{}Labels", upper_camel(metric))
+}
+
+/// The generated constant holding a histogram's buckets: `http_request_duration` → `HTTP_REQUEST_DURATION_BUCKETS`.
+pub fn buckets_const(metric: &str) -> String {
+    format!("{}_BUCKETS", metric.to_ascii_uppercase())
+}
+
 /// The alert that fires on an SLO's error budget burn: `BackendApiAvailabilityBudgetBurn`.
 pub fn slo_burn_alert(service: &str, slo: &str) -> String {
     format!("{}{}BudgetBurn", upper_camel(service), upper_camel(slo))

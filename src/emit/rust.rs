@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::templates;
-use crate::conventions::{rust_field, upper_camel};
+use crate::conventions::{self, rust_field, upper_camel};
 use crate::model::{Label, LabelValues, Metric, MetricKind, Service};
 
 #[derive(Serialize)]
@@ -214,7 +214,7 @@ fn label_set(service: &Service, metric: &Metric) -> LabelSetContext {
 }
 
 fn labels_struct(metric: &Metric) -> String {
-    format!("{}Labels", upper_camel(&metric.name))
+    conventions::labels_struct(&metric.name)
 }
 
 fn metric(service: &Service, m: &Metric) -> MetricContext {
@@ -229,7 +229,7 @@ fn metric(service: &Service, m: &Metric) -> MetricContext {
     } else {
         labels_struct(m)
     };
-    let buckets_const = format!("{}_BUCKETS", m.name.to_ascii_uppercase());
+    let buckets_const = conventions::buckets_const(&m.name);
     let (kind, make) = match m.kind {
         MetricKind::Counter => ("Counter", "Counter::default".to_string()),
         MetricKind::Gauge => ("Gauge", "Gauge::default".to_string()),
