@@ -179,7 +179,7 @@ pub(super) fn part<'c>(
         }
     }
     let mut tests = Checks::new();
-    for (at, claim) in &plan.checks {
+    'checks: for (at, claim) in &plan.checks {
         let i = (at / g) as usize;
         let firing = &replays[0].1[i];
         let expected = firing_alerts(case, firing)?;
@@ -187,6 +187,12 @@ pub(super) fn part<'c>(
             let other = &other[i];
             // The same pairs firing at the same values expect the same alerts.
             if other != firing && expected != firing_alerts(case, other)? {
+                let pairs = |f: &[(usize, f64)]| f.iter().map(|(p, _)| *p).collect::<Vec<_>>();
+                if pairs(other) == pairs(firing) {
+                    // The same alerts fire, but one prints a value that differs between the majors (its
+                    // window is mid-ramp): no expectation holds under both, so this check is left out.
+                    continue 'checks;
+                }
                 bail!(
                     "{}: at {} the replay with {range:?} ranges or another rounding fires {:?}, not {:?}",
                     case.slo.id,
@@ -275,13 +281,20 @@ mod tests {
     use crate::emit::rule_tests::scenarios::Burn;
     use crate::emit::rule_tests::series::{queries, Uses};
 
-    /// A claim that holds under one range semantics only fails generation: the replay checks both. During an
-    /// outage after clean traffic, Prometheus 3 (one sample less per window) crosses the 1h page's threshold a
-    /// step earlier; "nothing fires" at that step holds under 2 and not under 3.
+    /// A claim that holds under one range semantics only fails generation: the replay checks both. A page
+    /// over 10m with an error-ratio threshold of 0.105: one failing minute after clean traffic is 1/10 of
+    /// Prometheus 2's window (under it) and 1/9 of Prometheus 3's (over it), so "nothing fires" then holds
+    /// under 2 and not under 3.
     #[test]
     fn a_check_where_prometheus_2_and_3_disagree_is_rejected() {
         let service = crate::emit::rule_tests::tests::service(
-            r#"[slos.availability]
+            r#"[[service.alert_windows]]
+severity = "page"
+long = "10m"
+short = "2m"
+budget_percent = 2.431
+
+[slos.availability]
 description = "Requests succeed."
 ratio.errors = { metric = "requests", match = { route = ["failing"] } }
 ratio.total = { metric = "requests" }
@@ -293,8 +306,8 @@ ratio.total = { metric = "requests" }
         let uses = Uses::new(&all);
         let case = SloCase::new(&service, slo, own, &uses).expect("case");
         let g = 60;
-        let start = 3_600;
-        let disagreements: Vec<String> = (start / g..start / g + 10)
+        let start = 600;
+        let disagreements: Vec<String> = (start / g..start / g + 3)
             .filter_map(|step| {
                 let plan = Plan::new(
                     vec![(start / g, Burn::Good), (0, Burn::Outage)],
