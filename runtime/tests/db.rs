@@ -1,6 +1,8 @@
 //! The PostgreSQL client against a real server: what it reports for each statement, errors and slow
 //! statements.
 
+#[path = "support/db.rs"]
+mod db_settings;
 #[path = "support/recorders.rs"]
 mod recorders;
 #[path = "support/services.rs"]
@@ -17,7 +19,7 @@ use axum::Router;
 use http::Request;
 use recorders::QueryCounts;
 use services::{unique_name, Postgres};
-use slogen_runtime::db::{Database, DbSettings, NO_TABLE};
+use slogen_runtime::db::{Database, NO_TABLE};
 use slogen_runtime::http::HttpMetricsLayer;
 use slogen_runtime::record::HttpRecorder;
 use slogen_runtime::record::Outcome::{Error, Ok, Timeout};
@@ -25,17 +27,6 @@ use slogen_runtime::record::SqlOperation::{Delete, Insert, Other, Select, Update
 use slogen_runtime::slow_query::{SlowQueryConfig, SlowQueryLog};
 use tokio_postgres::error::SqlState;
 use tower::ServiceExt as _;
-
-/// The test server with the defaults a service gets, but a short connect timeout.
-fn settings(postgres: &Postgres) -> DbSettings {
-    DbSettings {
-        url: postgres.url().to_owned(),
-        application_name: "slogen-test".to_owned(),
-        pool_size: 4,
-        connect_timeout: Duration::from_secs(2),
-        statement_timeout: Duration::from_secs(10),
-    }
-}
 
 /// A threshold no statement of these tests reaches.
 const NEVER_SLOW: Duration = Duration::from_secs(3600);
@@ -47,9 +38,13 @@ async fn connect(
 ) -> (Database<QueryCounts>, Arc<QueryCounts>) {
     let counts = Arc::new(QueryCounts::default());
     let slow_log = Arc::new(SlowQueryLog::new(SlowQueryConfig::new(threshold, log)));
-    let database = Database::connect(settings(postgres), Arc::clone(&counts), slow_log)
-        .await
-        .expect("connect to postgres");
+    let database = Database::connect(
+        db_settings::settings(postgres),
+        Arc::clone(&counts),
+        slow_log,
+    )
+    .await
+    .expect("connect to postgres");
     (database, counts)
 }
 

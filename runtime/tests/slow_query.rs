@@ -1,5 +1,7 @@
 //! The slow-query log: failures never reach the query, rotation keeps a bounded number of whole lines.
 
+#[path = "support/db.rs"]
+mod db_settings;
 #[path = "support/recorders.rs"]
 mod recorders;
 #[path = "support/services.rs"]
@@ -12,21 +14,10 @@ use std::time::Duration;
 
 use recorders::QueryCounts;
 use services::Postgres;
-use slogen_runtime::db::{Database, DbSettings, NO_TABLE};
+use slogen_runtime::db::{Database, NO_TABLE};
 use slogen_runtime::record::Outcome::Ok;
 use slogen_runtime::record::SqlOperation::{self, Select};
 use slogen_runtime::slow_query::{SlowQuery, SlowQueryConfig, SlowQueryLog};
-
-/// The test server with the defaults a service gets, but a short connect timeout.
-fn settings(postgres: &Postgres) -> DbSettings {
-    DbSettings {
-        url: postgres.url().to_owned(),
-        application_name: "slogen-test".to_owned(),
-        pool_size: 4,
-        connect_timeout: Duration::from_secs(2),
-        statement_timeout: Duration::from_secs(10),
-    }
-}
 
 fn entry(statement: &str) -> SlowQuery<'_> {
     SlowQuery {
@@ -52,9 +43,13 @@ async fn an_unwritable_log_is_counted_and_the_query_still_succeeds() {
     let counts = Arc::new(QueryCounts::default());
     let every_statement_is_slow = SlowQueryConfig::new(Duration::ZERO, unwritable_path(dir.path()));
     let slow_log = Arc::new(SlowQueryLog::new(every_statement_is_slow));
-    let db = Database::connect(settings(&postgres), Arc::clone(&counts), slow_log)
-        .await
-        .expect("connect to postgres");
+    let db = Database::connect(
+        db_settings::settings(&postgres),
+        Arc::clone(&counts),
+        slow_log,
+    )
+    .await
+    .expect("connect to postgres");
 
     for expected in 1..=2 {
         let row = db
