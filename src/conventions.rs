@@ -147,6 +147,50 @@ pub const RULES_FILE: &str = "rules.yml";
 /// A service's Grafana dashboard.
 pub const DASHBOARD_FILE: &str = "dashboard.json";
 
+/// Where the deployment outputs go in a service's folder. The Kubernetes manifests share a folder so that
+/// `kubectl apply -f <service>/kubernetes/` (or a kustomization listing it) applies them all.
+pub const PROMETHEUS_RULE_FILE: &str = "kubernetes/prometheus-rule.yaml";
+/// The sidecar's dashboard ConfigMap.
+pub const GRAFANA_CONFIGMAP_FILE: &str = "kubernetes/grafana-dashboard-configmap.yaml";
+/// The grafana-operator GrafanaDashboard.
+pub const GRAFANA_OPERATOR_FILE: &str = "kubernetes/grafana-dashboard.yaml";
+/// The rules in the file format `mimirtool rules load` reads.
+pub const MIMIR_RULES_FILE: &str = "mimir-rules.yml";
+/// The rules for the Thanos ruler (promtool rejects its `partial_response_strategy`, so it is its own file).
+pub const THANOS_RULES_FILE: &str = "thanos-rules.yml";
+
+/// The label every generated Kubernetes object carries, naming the tool that owns it (the recommended
+/// `app.kubernetes.io` label), so that `kubectl get -l` finds them and nobody hand-edits them.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Its value.
+pub const MANAGED_BY: &str = "slogen";
+/// The label the Grafana sidecar watches by default (the Grafana and kube-prometheus-stack charts' default).
+pub const SIDECAR_LABEL: &str = "grafana_dashboard";
+/// Its default value.
+pub const SIDECAR_LABEL_VALUE: &str = "1";
+/// The annotation naming the dashboard's folder by default; the chart's `folderAnnotation` must name it.
+pub const SIDECAR_FOLDER_ANNOTATION: &str = "grafana_folder";
+
+/// A service's name as a Kubernetes object name (DNS-1123: `_` is not allowed, `-` is).
+fn kubernetes_name(service: &str) -> String {
+    service.replace('_', "-")
+}
+
+/// Name of the service's `PrometheusRule`.
+pub fn prometheus_rule_name(service: &str) -> String {
+    format!("{}-slo-rules", kubernetes_name(service))
+}
+
+/// Name of the service's dashboard `ConfigMap` and `GrafanaDashboard`.
+pub fn dashboard_object_name(service: &str) -> String {
+    format!("{}-slo-dashboard", kubernetes_name(service))
+}
+
+/// The ConfigMap key, which the sidecar writes out as the dashboard's file name.
+pub fn dashboard_data_key(service: &str) -> String {
+    format!("{service}.json")
+}
+
 /// The promtool test file for an evaluation interval: `rules.test.yml` for the finest, `rules.<interval>.test.yml`
 /// for the others.
 pub fn rule_test_file(interval: &str, finest: bool) -> String {

@@ -9,8 +9,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod outputs;
 mod read;
 
+pub use outputs::*;
 pub use read::{read, Broken, ReadFile, ShapeError};
 
 /// A name written as a table key or a string value, with the place it was written.
@@ -49,6 +51,10 @@ pub struct SpecFile {
     pub alerts: BTreeMap<Name, Spanned<AlertSpec>>,
     /// Extra dashboard panels and row order.
     pub dashboard: Option<DashboardSpec>,
+    /// Deployment outputs: the defaults of every service in a file without `[service]`, a service's own
+    /// overrides in its file.
+    #[schemars(with = "Option<OutputsSpec>")]
+    pub outputs: Option<Spanned<OutputsSpec>>,
 }
 
 /// Defaults for the SLOs of one tier of service.

@@ -3,6 +3,7 @@
 //! Every output is a whole file's text with a trailing newline; [`emit_all`] returns them sorted by path so
 //! that writing and checking are deterministic.
 
+pub mod deploy;
 pub mod docs;
 pub mod grafana;
 pub mod prometheus;
@@ -87,9 +88,43 @@ fn other_outputs(model: &Model) -> Result<Vec<Output>> {
             path: service_file(dir, conventions::RULES_FILE),
             contents: prometheus::emit(service)?,
         });
+        let dashboard = grafana::emit(service)?;
+        let o = &service.outputs;
+        let deployed = [
+            o.prometheus_rule.as_ref().map(|meta| {
+                (
+                    conventions::PROMETHEUS_RULE_FILE,
+                    deploy::prometheus_rule(service, meta),
+                )
+            }),
+            o.grafana_configmap.as_ref().map(|c| {
+                (
+                    conventions::GRAFANA_CONFIGMAP_FILE,
+                    deploy::grafana_configmap(service, c, &dashboard),
+                )
+            }),
+            o.grafana_operator.as_ref().map(|d| {
+                (
+                    conventions::GRAFANA_OPERATOR_FILE,
+                    deploy::grafana_operator(service, d, &dashboard),
+                )
+            }),
+            o.mimir
+                .as_ref()
+                .map(|m| (conventions::MIMIR_RULES_FILE, deploy::mimir(service, m))),
+            o.thanos
+                .as_ref()
+                .map(|t| (conventions::THANOS_RULES_FILE, deploy::thanos(service, t))),
+        ];
+        for (file, contents) in deployed.into_iter().flatten() {
+            out.push(Output {
+                path: service_file(dir, file),
+                contents: contents?,
+            });
+        }
         out.push(Output {
             path: service_file(dir, conventions::DASHBOARD_FILE),
-            contents: grafana::emit(service)?,
+            contents: dashboard,
         });
         out.push(Output {
             path: service_file(dir, conventions::DOCS_FILE),

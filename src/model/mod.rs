@@ -7,6 +7,7 @@ pub mod bounds;
 pub mod dashboard;
 pub mod lower;
 pub mod number;
+pub mod outputs;
 pub mod promql;
 mod promql_check;
 pub mod rules;
@@ -77,6 +78,8 @@ pub struct Service {
     pub threshold_rules: Vec<AlertingRule>,
     /// Dashboard layout.
     pub dashboard: Dashboard,
+    /// Deployment outputs beyond the rules, dashboard, docs and Rust module.
+    pub outputs: outputs::Outputs,
 }
 
 impl Service {

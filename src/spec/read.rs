@@ -106,6 +106,7 @@ pub fn read(text: &str) -> ReadFile {
         slos: BTreeMap::new(),
         alerts: BTreeMap::new(),
         dashboard: None,
+        outputs: None,
     };
     let mut has_version = false;
     for (key, value) in root.into_inner() {
@@ -137,12 +138,13 @@ pub fn read(text: &str) -> ReadFile {
                     spec.dashboard = None;
                 }
             }
+            "outputs" => spec.outputs = r.one("outputs", value),
             other => r.errors.push(ShapeError {
                 span: key_span,
                 message: format!("unknown key `{other}`"),
                 label:
                     "expected one of `version`, `tiers`, `service`, `labels`, `metrics`, `slos`, \
-                        `alerts`, `dashboard`"
+                        `alerts`, `dashboard`, `outputs`"
                         .into(),
                 hint: UNKNOWN_KEY_HINT.into(),
             }),

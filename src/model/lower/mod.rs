@@ -6,6 +6,7 @@ mod alerts;
 mod dashboard;
 mod labels;
 mod metrics;
+mod outputs;
 mod percent;
 mod service;
 mod slos;
@@ -53,9 +54,21 @@ pub fn lower(files: &[SourceFile]) -> Result<Model, Vec<Problem>> {
             None => cx.tiers_incomplete = true,
         }
     }
-    for (id, spec, _) in &parsed {
+    // The defaults of `[outputs]` live in a file without a service; one such table in all.
+    let mut default_outputs: Option<(usize, Spanned<spec::OutputsSpec>)> = None;
+    for (id, spec, broken) in &mut parsed {
         cx.check_version(*id, spec);
         cx.collect_tiers(*id, spec);
+        if spec.service.is_none() && broken.service.is_none() {
+            if let Some(outputs) = spec.outputs.take() {
+                match &default_outputs {
+                    Some((first, seen)) => {
+                        cx.defaults_twice(*id, outputs.span(), *first, seen.span())
+                    }
+                    None => default_outputs = Some((*id, outputs)),
+                }
+            }
+        }
     }
     let mut services = Vec::new();
     let mut first_service: BTreeMap<String, (usize, Range<usize>)> = BTreeMap::new();
@@ -77,7 +90,15 @@ pub fn lower(files: &[SourceFile]) -> Result<Model, Vec<Problem>> {
                     continue;
                 }
                 first_service.insert(name, (*id, service.get_ref().name.span()));
-                if let Some(service) = cx.lower_service(*id, &files[*id].path, &spec) {
+                if let Some(mut service) = cx.lower_service(*id, &files[*id].path, &spec) {
+                    let layers: Vec<outputs::OutputsLayer<'_>> = spec
+                        .outputs
+                        .as_ref()
+                        .map(|o| (*id, o))
+                        .into_iter()
+                        .chain(default_outputs.as_ref().map(|(f, o)| (*f, o)))
+                        .collect();
+                    service.outputs = cx.lower_outputs(&service.name, &layers);
                     services.push(service);
                 }
             }

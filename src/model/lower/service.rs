@@ -130,6 +130,7 @@ impl Lowering<'_> {
                 extra_panels: Vec::new(),
                 rows: Vec::new(),
             },
+            outputs: Default::default(),
         };
         // With an invalid policy every SLO would also report a window problem that is really the policy's.
         let unread_policy = self
