@@ -67,6 +67,8 @@ struct TierRow {
 
 #[derive(Serialize)]
 struct ServiceContext {
+    /// Links to the deployment outputs, empty when `[outputs]` turns none on.
+    deploy: String,
     source: String,
     name: String,
     description: String,
@@ -227,6 +229,43 @@ pub fn index(model: &Model) -> Result<String> {
     render("index.md.j2", &context)
 }
 
+/// The deployment outputs `[outputs]` turned on, as links from the service's page.
+fn deploy_links(service: &Service) -> String {
+    let o = &service.outputs;
+    [
+        (
+            o.prometheus_rule.is_some(),
+            "PrometheusRule",
+            conventions::PROMETHEUS_RULE_FILE,
+        ),
+        (
+            o.grafana_configmap.is_some(),
+            "dashboard ConfigMap (Grafana sidecar)",
+            conventions::GRAFANA_CONFIGMAP_FILE,
+        ),
+        (
+            o.grafana_operator.is_some(),
+            "GrafanaDashboard (grafana-operator)",
+            conventions::GRAFANA_OPERATOR_FILE,
+        ),
+        (
+            o.mimir.is_some(),
+            "Mimir rules",
+            conventions::MIMIR_RULES_FILE,
+        ),
+        (
+            o.thanos.is_some(),
+            "Thanos rules",
+            conventions::THANOS_RULES_FILE,
+        ),
+    ]
+    .into_iter()
+    .filter(|(on, _, _)| *on)
+    .map(|(_, title, file)| format!("[{title}]({file})"))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
 /// The page of one service.
 pub fn service(model: &Model, service: &Service) -> Result<String> {
     let tier = model.tiers.iter().find(|t| t.name == service.tier);
@@ -250,6 +289,7 @@ pub fn service(model: &Model, service: &Service) -> Result<String> {
             code(&promql::label_matchers(service, &Default::default()))
         },
         labels: pairs(&service.labels),
+        deploy: deploy_links(service),
         slo_rows: service.slos.iter().map(slo_row).collect(),
         slos: service
             .slos
