@@ -168,6 +168,9 @@ pub const SLO_ROW: &str = "SLOs";
 /// The dashboard row at the top: the SLO overview table and the service's alerts.
 pub const OVERVIEW_ROW: &str = "Overview";
 
+/// The dashboard's data source variable, which every query goes through; no label variable may take its name.
+pub const DATASOURCE_VARIABLE: &str = "datasource";
+
 /// Words written as acronyms in titles, lower-case to upper-case (`http` → `HTTP`, `apis` → `APIs`).
 const ACRONYMS: &[(&str, &str)] = &[
     ("api", "API"),

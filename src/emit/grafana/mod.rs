@@ -9,7 +9,7 @@
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::conventions;
+use crate::conventions::{self, DATASOURCE_VARIABLE};
 use crate::model::dashboard::{DashboardRow, PanelKind};
 use crate::model::Service;
 
@@ -43,9 +43,6 @@ const SLO_LINE_WIDTHS: [u32; 3] = [9, 6, 9];
 
 /// Metric and extra panels per line.
 const PANELS_PER_LINE: usize = 2;
-
-/// Name of the data source template variable every query goes through.
-const DATASOURCE_VARIABLE: &str = "datasource";
 
 /// The dashboard JSON of one service, ready to import or to provision from a file unchanged.
 pub fn emit(service: &Service) -> Result<String> {

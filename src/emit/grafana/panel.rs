@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::table::{self, Override, TableFieldConfig, TableOptions, Transformation};
-use super::DATASOURCE_VARIABLE;
+use crate::conventions::DATASOURCE_VARIABLE;
 use crate::model::dashboard::{Panel as ModelPanel, PanelKind, Threshold, Tone};
 use crate::model::Exact;
 

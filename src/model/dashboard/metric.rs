@@ -195,3 +195,61 @@ pub(super) fn extra_panel(panel: &ExtraPanel) -> Panel {
         false,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_service;
+
+    #[test]
+    fn a_title_reads_as_words_and_keeps_acronyms_after_time_since() {
+        assert_eq!(lower_first("Job last success"), "job last success");
+        assert_eq!(lower_first("HTTP request"), "HTTP request");
+        assert_eq!(lower_first("gRPC call"), "gRPC call");
+        assert_eq!(
+            breakdown_words(vec!["a".into(), "b".into(), "c".into()]),
+            " by a, b and c"
+        );
+    }
+
+    #[test]
+    fn metric_panels_are_titled_from_the_name_or_the_spec() {
+        let service = test_service(
+            r#"[labels.db_operation]
+help = "Statement kind."
+values = ["select", "insert"]
+
+[metrics.db_query_duration]
+type = "histogram"
+help = "Statement latency."
+unit = "seconds"
+labels = ["db_operation"]
+buckets = [0.1, 1]
+group_by = ["db_operation"]
+
+[metrics.backup_last_success_timestamp]
+type = "gauge"
+help = "When the backup last succeeded."
+unit = "seconds"
+
+[metrics.grpc_calls]
+type = "counter"
+help = "Calls served."
+title = "Calls we answered"
+"#,
+        );
+        let titles: Vec<String> = service
+            .metrics
+            .iter()
+            .map(|m| metric_panel(&service, m).title)
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                "Time since backup last success",
+                "DB query duration percentiles by DB operation",
+                "Calls we answered",
+            ]
+        );
+    }
+}

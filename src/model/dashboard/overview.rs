@@ -17,6 +17,9 @@ const ALERT_NAME_LABEL: &str = "alertname";
 /// `pending` or `firing` on [`ALERTS_SERIES`].
 const ALERT_STATE_LABEL: &str = "alertstate";
 
+/// The burn rate at which the budget lasts exactly the SLO window; the overview marks faster burns.
+const SUSTAINABLE_BURN: u64 = 1;
+
 /// A dashboard variable over a selector label: pick one or more of its values, or all.
 #[derive(Debug, Clone)]
 pub struct TemplateVariable {
@@ -206,7 +209,10 @@ fn slo_table(service: &Service) -> Panel {
             format!("Burn rate ({shown})"),
             "suffix:×",
             2,
-            Colours::Steps(vec![base(Tone::Good), at(Exact::int(1), Tone::Warning)]),
+            Colours::Steps(vec![
+                base(Tone::Good),
+                at(Exact::int(SUSTAINABLE_BURN), Tone::Warning),
+            ]),
         ),
     ];
     Panel {
@@ -220,11 +226,13 @@ fn slo_table(service: &Service) -> Panel {
         title: "SLO overview".into(),
         description: format!(
             "Every SLO of {}: its objective, the SLI over the SLO's own window, the share of that window's \
-             error budget left (red under 25%, yellow under 50%) and the burn rate over the last {shown} \
-             (1× spends the budget exactly over the window; yellow above). Read from the recorded SLO series, \
-             which the dashboard variables do not filter: an SLO covers everything the service selector \
-             selects.",
-            service.name
+             error budget left (red under {}%, yellow under {}%) and the burn rate over the last {shown} \
+             ({SUSTAINABLE_BURN}× spends the budget exactly over the window; yellow above). Read from the \
+             recorded SLO series, which the dashboard variables do not filter: an SLO covers everything the \
+             service selector selects.",
+            service.name,
+            slo::BUDGET_CRITICAL_BELOW * Exact::int(100),
+            slo::BUDGET_WARNING_BELOW * Exact::int(100),
         ),
         unit: "none".into(),
         queries,

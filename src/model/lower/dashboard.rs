@@ -16,9 +16,6 @@ const RANGE_VARIABLES: [&str; 6] = [
     "$__range",
 ];
 
-/// The name of the dashboard's data source variable, which a label variable may not take.
-const DATASOURCE_VARIABLE: &str = "datasource";
-
 impl Lowering<'_> {
     /// `[dashboard] variables`: label names, each once, that every series of the service carries, so neither
     /// one the service selector already fixes nor a metric's own label.
@@ -66,13 +63,16 @@ impl Lowering<'_> {
                     "variables filter by labels every series of the service carries, such as the target labels \
                      `cluster`, `namespace` or `instance`; break a panel down by a metric label with `group_by`",
                 );
-            } else if name == DATASOURCE_VARIABLE {
+            } else if name == conventions::DATASOURCE_VARIABLE {
                 self.error(
                     file,
                     v.span(),
                     format!("dashboard variable `{name}` clashes with the data source variable"),
                     "name taken",
-                    "the dashboard's data source picker is called `datasource`; relabel the series' label",
+                    format!(
+                        "the dashboard's data source picker is called `{}`; relabel the series' label",
+                        conventions::DATASOURCE_VARIABLE
+                    ),
                 );
             } else {
                 out.push(name.clone());
