@@ -448,6 +448,7 @@ pub fn check(lint: &Lint, service: &Service) -> Value {
             .any(|r| r == OVERVIEW_ROW));
         let tables: Vec<&str> = overview_panels
             .iter()
+            .take(overview)
             .filter_map(|p| p.panel["type"].as_str())
             .collect();
         assert_eq!(tables, vec!["table"; overview], "{name}: overview tables");

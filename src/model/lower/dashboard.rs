@@ -103,7 +103,8 @@ impl Lowering<'_> {
         };
         let mut missing = Vec::new();
         unfiltered(&ast, variables, &mut missing);
-        missing.dedup();
+        let mut reported = HashSet::new();
+        missing.retain(|pair| reported.insert(pair.clone()));
         for (series, variable) in &missing {
             self.error(
                 file,
