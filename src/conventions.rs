@@ -209,6 +209,62 @@ pub fn service_file(service: &str, file: &str) -> String {
 /// The dashboard row holding one line of panels per SLO.
 pub const SLO_ROW: &str = "SLOs";
 
+/// The dashboard row at the top: the SLO overview table and the service's alerts.
+pub const OVERVIEW_ROW: &str = "Overview";
+
+/// The dashboard's data source variable, which every query goes through; no label variable may take its name.
+pub const DATASOURCE_VARIABLE: &str = "datasource";
+
+/// Words written as acronyms in titles, lower-case to upper-case (`http` → `HTTP`, `apis` → `APIs`).
+const ACRONYMS: &[(&str, &str)] = &[
+    ("api", "API"),
+    ("apis", "APIs"),
+    ("cpu", "CPU"),
+    ("db", "DB"),
+    ("dns", "DNS"),
+    ("grpc", "gRPC"),
+    ("gc", "GC"),
+    ("http", "HTTP"),
+    ("https", "HTTPS"),
+    ("id", "ID"),
+    ("ids", "IDs"),
+    ("io", "I/O"),
+    ("ip", "IP"),
+    ("json", "JSON"),
+    ("rpc", "RPC"),
+    ("sql", "SQL"),
+    ("tcp", "TCP"),
+    ("tls", "TLS"),
+    ("ttl", "TTL"),
+    ("udp", "UDP"),
+    ("url", "URL"),
+    ("urls", "URLs"),
+];
+
+/// A snake_case name as words for a title: acronyms upper-case, the first word capitalised, the rest as
+/// written (`http_requests` → `HTTP requests`, `db_query_duration` → `DB query duration`).
+pub fn title_words(name: &str) -> String {
+    let mut out = String::new();
+    for (i, word) in name.split('_').filter(|w| !w.is_empty()).enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let lower = word.to_ascii_lowercase();
+        match ACRONYMS.iter().find(|(w, _)| *w == lower) {
+            Some((_, acronym)) => out.push_str(acronym),
+            None if i == 0 => {
+                let mut chars = word.chars();
+                if let Some(first) = chars.next() {
+                    out.push(first.to_ascii_uppercase());
+                    out.push_str(chars.as_str());
+                }
+            }
+            None => out.push_str(word),
+        }
+    }
+    out
+}
+
 /// GitHub's anchor of the docs heading `SLO `<name>``.
 pub fn slo_anchor(name: &str) -> String {
     format!("slo-{name}")
@@ -388,6 +444,19 @@ mod tests {
         assert!(!is_snake_case("a__b"));
         assert!(is_upper_camel("ApiP99LatencyHigh"));
         assert!(!is_upper_camel("api_latency"));
+    }
+
+    #[test]
+    fn titles_spell_acronyms_and_capitalise_the_first_word() {
+        assert_eq!(title_words("http_requests"), "HTTP requests");
+        assert_eq!(title_words("db_query_duration"), "DB query duration");
+        assert_eq!(
+            title_words("external_api_requests"),
+            "External API requests"
+        );
+        assert_eq!(title_words("grpc_calls"), "gRPC calls");
+        assert_eq!(title_words("jobs_running"), "Jobs running");
+        assert_eq!(title_words("availability"), "Availability");
     }
 
     #[test]

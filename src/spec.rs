@@ -181,6 +181,9 @@ pub struct MetricSpec {
     pub buckets: Option<Spanned<Vec<f64>>>,
     /// Dashboard row that charts this metric; default `Metrics`.
     pub row: Option<String>,
+    /// Title of the metric's dashboard panel. Default: the name in words with known acronyms capitalised and
+    /// what the panel shows (`http_requests` → `HTTP requests per second`).
+    pub title: Option<String>,
     /// Labels the metric's panel breaks down by, each one of `labels`; default: none (one line).
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
@@ -321,6 +324,11 @@ pub struct DashboardSpec {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub row_order: Vec<Name>,
+    /// Selector labels to filter the dashboard by, e.g. `["cluster", "namespace"]`: each becomes a multi-value
+    /// variable (with "All") and a `label=~"$label"` matcher on every panel query over raw series.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub variables: Vec<Name>,
     /// Extra panels.
     #[serde(default)]
     pub panels: Vec<PanelSpec>,
@@ -338,7 +346,8 @@ pub struct PanelSpec {
     pub row: String,
     /// Grafana unit id, e.g. `s`, `percentunit`, `reqps`.
     pub unit: String,
-    /// Queries: PromQL expression and legend.
+    /// Queries: PromQL expression and legend. Grafana's `$__rate_interval` may stand for a range, and every
+    /// selector over raw series must match each dashboard variable (`cluster=~"$cluster"`).
     #[schemars(with = "Vec<QuerySpec>")]
     pub queries: Spanned<Vec<QuerySpec>>,
 }

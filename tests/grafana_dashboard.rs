@@ -1,545 +1,33 @@
 //! The Grafana dashboard emitter, checked against Grafana's own JSON Schemas and against the model.
 //!
 //! The schemas (from grafana/grafana-foundation-sdk, read from `../shared/schemas/grafana/` beside the
-//! repository, where CI also has them; see that folder's ORIGIN.md) are stricter than
-//! Grafana, so they lint our output: the dashboard schema covers the frame, and each panel's `options`,
+//! repository, where CI also has them; see that folder's ORIGIN.md) are stricter than Grafana, so they lint
+//! our output (`lint`): the dashboard schema covers the frame, and each panel's `options`,
 //! `fieldConfig.defaults.custom` and `targets` are checked against the schema of its panel type and of the
-//! Prometheus query, which the dashboard schema leaves open. Every query is parsed as PromQL, every recording
-//! rule a panel reads must be written by the Prometheus emitter, and the layout must not overlap.
+//! Prometheus query, which the dashboard schema leaves open; tables, which have no schema there, are checked
+//! structurally (`table`). `check` holds each dashboard to the model: every query parses as PromQL, every
+//! recording rule a panel reads is written by the Prometheus emitter, raw series follow the variables, and the
+//! layout does not overlap. `tests/grafana_queries.rs` evaluates the overview's queries with promtool.
 
 mod common;
 #[path = "common/inline.rs"]
 mod inline;
 
-use std::collections::{BTreeMap, BTreeSet};
+#[path = "grafana_dashboard/check.rs"]
+mod check;
+#[path = "grafana_dashboard/lint.rs"]
+mod lint;
+#[path = "grafana_dashboard/query.rs"]
+mod query;
+#[path = "grafana_dashboard/table.rs"]
+mod table;
 
-use jsonschema::{Draft, Resource, Validator};
-use promql_parser::label::MatchOp;
-use promql_parser::parser::{self, Expr, LabelModifier};
 use serde_json::{json, Value};
-use slogen::conventions;
-use slogen::conventions::SLO_ROW;
-use slogen::emit::{grafana, prometheus};
-use slogen::model::promql::{label_matchers, slo_matchers};
-use slogen::model::{MetricKind, Model, Service, Severity};
+use slogen::emit::grafana;
+use slogen::model::Model;
 
-/// Where the schema files are registered; nothing is fetched, the name only joins the references.
-const SCHEMA_BASE: &str = "https://slogen.invalid/schemas/grafana/";
-
-/// What Grafana substitutes for `$__rate_interval`, so the query parses as plain PromQL.
-const RATE_INTERVAL: &str = "5m";
-
-/// The dashboard schema and the panel and query schemas it leaves open, compiled once.
-struct Lint {
-    dashboard: Validator,
-    options: BTreeMap<&'static str, Validator>,
-    /// The panel type's `fieldConfig.defaults.custom` schema; `None` for types without custom field options.
-    custom: BTreeMap<&'static str, Option<Validator>>,
-    query: Validator,
-}
-
-impl Lint {
-    fn new() -> Lint {
-        let panel_types = ["timeseries", "stat", "gauge"];
-        Lint {
-            dashboard: validator("dashboard", None),
-            options: panel_types
-                .iter()
-                .map(|t| (*t, validator(t, Some("Options"))))
-                .collect(),
-            custom: panel_types
-                .iter()
-                .map(|t| {
-                    let has_field_config = schema(t)["definitions"]["FieldConfig"].is_object();
-                    (
-                        *t,
-                        has_field_config.then(|| validator(t, Some("FieldConfig"))),
-                    )
-                })
-                .collect(),
-            query: validator("prometheus", None),
-        }
-    }
-}
-
-/// The shared schema folder, `../shared/schemas/grafana/` from the repository root. The schemas are shared
-/// material, not copied into the repository; a missing folder fails with how to get it.
-fn schema_dir() -> std::path::PathBuf {
-    let dir = common::root().join("../shared/schemas/grafana");
-    assert!(
-        dir.is_dir(),
-        "the Grafana JSON Schemas are missing: expected the folder {} (`shared/schemas/grafana/` beside \
-         this repository's checkout, as CI has it); clone or copy `shared/` next to the repository and rerun",
-        dir.display()
-    );
-    dir
-}
-
-fn schema(name: &str) -> Value {
-    let path = schema_dir().join(format!("{name}.jsonschema.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("schema is JSON")
-}
-
-/// A draft-07 validator for one schema file, or for one of its definitions, with the file registered as a
-/// resource so its `#/definitions/...` references resolve inside it.
-fn validator(file: &str, definition: Option<&str>) -> Validator {
-    let uri = format!("{SCHEMA_BASE}{file}.jsonschema.json");
-    let target = match definition {
-        Some(name) => format!("{uri}#/definitions/{name}"),
-        None => uri.clone(),
-    };
-    let resource = Resource::from_contents(schema(file)).expect("draft-07 schema");
-    jsonschema::options()
-        .with_draft(Draft::Draft7)
-        .with_resource(uri, resource)
-        .build(&json!({ "$ref": target }))
-        .unwrap_or_else(|e| panic!("schema {file} compiles: {e}"))
-}
-
-/// Every schema violation in `instance`, one line each, prefixed with `at` for the panel or target.
-fn violations(validator: &Validator, instance: &Value, at: &str) -> Vec<String> {
-    validator
-        .iter_errors(instance)
-        .map(|e| format!("{at}{}: {e}", e.instance_path))
-        .collect()
-}
-
-/// Every schema violation of a dashboard: the frame, then each panel's plugin options, custom field
-/// options and queries by panel type.
-fn lint_dashboard(lint: &Lint, dashboard: &Value) -> Vec<String> {
-    let mut out = violations(&lint.dashboard, dashboard, "");
-    for (i, panel) in dashboard["panels"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let kind = panel["type"].as_str().unwrap_or_default();
-        if kind == "row" {
-            continue;
-        }
-        let at = format!("/panels/{i}");
-        let (Some(options), Some(custom)) = (lint.options.get(kind), lint.custom.get(kind)) else {
-            out.push(format!("{at}: panel type `{kind}` has no schema here"));
-            continue;
-        };
-        out.extend(violations(
-            options,
-            &panel["options"],
-            &format!("{at}/options"),
-        ));
-        let custom_value = &panel["fieldConfig"]["defaults"]["custom"];
-        match custom {
-            Some(custom) => out.extend(violations(
-                custom,
-                custom_value,
-                &format!("{at}/fieldConfig/defaults/custom"),
-            )),
-            None if !custom_value.is_null() => {
-                out.push(format!(
-                    "{at}: `{kind}` panels have no custom field options"
-                ));
-            }
-            None => {}
-        }
-        for (j, target) in panel["targets"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            out.extend(violations(
-                &lint.query,
-                target,
-                &format!("{at}/targets/{j}"),
-            ));
-        }
-    }
-    out
-}
-
-/// The `by` labels of each aggregation (empty for a plain `sum(...)`) and the selected series (name, equality matchers) of a PromQL expression.
-#[derive(Default)]
-struct Query {
-    grouping: Vec<BTreeSet<String>>,
-    selectors: Vec<(String, BTreeMap<String, String>)>,
-}
-
-fn walk(expr: &Expr, out: &mut Query) {
-    match expr {
-        Expr::Aggregate(a) => {
-            match &a.modifier {
-                None => out.grouping.push(BTreeSet::new()),
-                Some(LabelModifier::Include(by)) => {
-                    out.grouping.push(by.labels.iter().cloned().collect())
-                }
-                Some(LabelModifier::Exclude(_)) => {}
-            }
-            walk(&a.expr, out);
-            if let Some(param) = &a.param {
-                walk(param, out);
-            }
-        }
-        Expr::Unary(u) => walk(&u.expr, out),
-        Expr::Binary(b) => {
-            walk(&b.lhs, out);
-            walk(&b.rhs, out);
-        }
-        Expr::Paren(p) => walk(&p.expr, out),
-        Expr::Subquery(s) => walk(&s.expr, out),
-        Expr::Call(c) => c.args.args.iter().for_each(|arg| walk(arg, out)),
-        Expr::MatrixSelector(m) => walk(&Expr::VectorSelector(m.vs.clone()), out),
-        Expr::VectorSelector(v) => {
-            let equal = v
-                .matchers
-                .matchers
-                .iter()
-                .filter(|m| m.op == MatchOp::Equal)
-                .map(|m| (m.name.clone(), m.value.clone()))
-                .collect();
-            out.selectors
-                .push((v.name.clone().unwrap_or_default(), equal));
-        }
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
-    }
-}
-
-fn parse_query(expr: &str) -> Query {
-    let promql = expr.replace("$__rate_interval", RATE_INTERVAL);
-    let ast = parser::parse(&promql).unwrap_or_else(|e| panic!("`{expr}` is not PromQL: {e}"));
-    let mut query = Query::default();
-    walk(&ast, &mut query);
-    query
-}
-
-/// Every recording rule of the service's rules file: record name and labels.
-fn recorded_series(service: &Service) -> Vec<(String, BTreeMap<String, String>)> {
-    let rules: serde_json::Value =
-        serde_norway::from_str(&prometheus::emit(service).expect("rules emit"))
-            .expect("rules file is YAML");
-    let mut out = Vec::new();
-    for group in rules["groups"].as_array().into_iter().flatten() {
-        for rule in group["rules"].as_array().into_iter().flatten() {
-            if let Some(record) = rule["record"].as_str() {
-                let labels = rule["labels"]
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                    .collect();
-                out.push((record.to_string(), labels));
-            }
-        }
-    }
-    out
-}
-
-fn str_at<'a>(value: &'a Value, key: &str, at: &str) -> &'a str {
-    value[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{at}: `{key}` is not a string: {}", value[key]))
-}
-
-fn grid(panel: &Value, at: &str) -> [u64; 4] {
-    let pos = &panel["gridPos"];
-    ["x", "y", "w", "h"].map(|k| {
-        pos[k]
-            .as_u64()
-            .unwrap_or_else(|| panic!("{at}: gridPos.{k} missing in {pos}"))
-    })
-}
-
-/// A panel of the dashboard with the title of the row it sits in.
-struct Placed<'a> {
-    row: String,
-    panel: &'a Value,
-}
-
-impl Placed<'_> {
-    fn exprs(&self) -> Vec<&str> {
-        self.panel["targets"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|t| t["expr"].as_str().unwrap_or_default())
-            .collect()
-    }
-}
-
-/// Emits the dashboard of `service` and checks everything the emitter promises; returns it parsed.
-fn check(lint: &Lint, service: &Service) -> Value {
-    let name = &service.name;
-    let text = grafana::emit(service).expect("dashboard emits");
-    assert_eq!(
-        text,
-        grafana::emit(service).unwrap(),
-        "{name}: output is not deterministic"
-    );
-    let dashboard: Value = serde_json::from_str(&text).expect("dashboard is JSON");
-    let pretty = serde_json::to_string_pretty(&dashboard).unwrap() + "\n";
-    assert_eq!(
-        text, pretty,
-        "{name}: not pretty-printed with 2 spaces and one trailing newline"
-    );
-
-    let problems = lint_dashboard(lint, &dashboard);
-    assert!(
-        problems.is_empty(),
-        "{name}: schema lint:\n{}",
-        problems.join("\n")
-    );
-
-    let uid = str_at(&dashboard, "uid", name);
-    assert_eq!(uid, conventions::dashboard_uid(name), "{name}: uid");
-    assert!(
-        (8..=40).contains(&uid.len()),
-        "{name}: uid `{uid}` must be 8 to 40 characters"
-    );
-    assert!(
-        dashboard["id"].is_null(),
-        "{name}: an `id` breaks import into another Grafana"
-    );
-    assert_eq!(str_at(&dashboard, "title", name), service.dashboard.title);
-    let tags: Vec<&str> = dashboard["tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    assert!(
-        tags.contains(&"slogen") && tags.contains(&"generated"),
-        "{name}: tags {tags:?}"
-    );
-    let generated = format!("Generated by slogen from {}. Do not edit.", service.source);
-    assert!(
-        str_at(&dashboard, "description", name).contains(&generated),
-        "{name}: description"
-    );
-    assert!(
-        dashboard["schemaVersion"].as_u64().unwrap() >= 39,
-        "{name}: schemaVersion"
-    );
-    assert_eq!(
-        dashboard["time"],
-        json!({"from": "now-6h", "to": "now"}),
-        "{name}: time range"
-    );
-    assert_eq!(dashboard["refresh"], "30s", "{name}: refresh");
-
-    let variables = dashboard["templating"]["list"].as_array().unwrap();
-    assert!(
-        variables.iter().any(|v| v["name"] == "datasource"
-            && v["type"] == "datasource"
-            && v["query"] == "prometheus"),
-        "{name}: no Prometheus `datasource` variable in {variables:?}"
-    );
-    let datasource = json!({"type": "prometheus", "uid": "${datasource}"});
-
-    // Rows in order, each panel below its row and above the next, nothing overlapping.
-    let panels = dashboard["panels"].as_array().unwrap();
-    let mut rows: Vec<(String, u64)> = Vec::new();
-    let mut placed: Vec<Placed> = Vec::new();
-    let mut rects: Vec<(String, [u64; 4])> = Vec::new();
-    let mut ids = BTreeSet::new();
-    for (i, panel) in panels.iter().enumerate() {
-        let at = format!("{name} /panels/{i}");
-        let [x, y, w, h] = grid(panel, &at);
-        assert!(x + w <= 24, "{at}: past the 24-column grid");
-        assert!(
-            ids.insert(panel["id"].as_u64().unwrap()),
-            "{at}: duplicate id"
-        );
-        rects.push((at.clone(), [x, y, w, h]));
-        if panel["type"] == "row" {
-            rows.push((str_at(panel, "title", &at).to_string(), y));
-            continue;
-        }
-        let (row, row_y) = rows
-            .last()
-            .unwrap_or_else(|| panic!("{at}: panel above the first row"));
-        assert!(y > *row_y, "{at}: above its row");
-        assert!(!str_at(panel, "title", &at).is_empty(), "{at}: empty title");
-        assert!(
-            !str_at(panel, "description", &at).is_empty(),
-            "{at}: empty description"
-        );
-        assert!(
-            !str_at(&panel["fieldConfig"]["defaults"], "unit", &at).is_empty(),
-            "{at}: empty unit"
-        );
-        assert_eq!(panel["datasource"], datasource, "{at}: datasource");
-        let targets = panel["targets"].as_array().unwrap();
-        assert!(!targets.is_empty(), "{at}: no queries");
-        for (j, target) in targets.iter().enumerate() {
-            let at = format!("{at}/targets/{j}");
-            let letter = char::from(b'A' + u8::try_from(j).unwrap());
-            assert_eq!(target["refId"], letter.to_string(), "{at}: refId");
-            assert_eq!(target["datasource"], datasource, "{at}: datasource");
-            str_at(target, "legendFormat", &at);
-            parse_query(str_at(target, "expr", &at));
-        }
-        placed.push(Placed {
-            row: row.clone(),
-            panel,
-        });
-    }
-    let row_titles: Vec<&str> = rows.iter().map(|(t, _)| t.as_str()).collect();
-    assert_eq!(row_titles, service.dashboard.row_order, "{name}: row order");
-    for pair in rows.windows(2) {
-        let (next_title, next_y) = &pair[1];
-        for p in placed.iter().filter(|p| p.row == pair[0].0) {
-            let [_, y, _, h] = grid(p.panel, &p.row);
-            assert!(
-                y + h <= *next_y,
-                "{name}: a panel of row {} reaches into row {next_title}",
-                p.row
-            );
-        }
-    }
-    for (i, (a, ra)) in rects.iter().enumerate() {
-        for (b, rb) in &rects[i + 1..] {
-            let apart = ra[0] + ra[2] <= rb[0]
-                || rb[0] + rb[2] <= ra[0]
-                || ra[1] + ra[3] <= rb[1]
-                || rb[1] + rb[3] <= ra[1];
-            assert!(apart, "{a} {ra:?} overlaps {b} {rb:?}");
-        }
-    }
-    assert_eq!(
-        placed.len(),
-        service.metrics.len() + service.dashboard.extra_panels.len() + 3 * service.slos.len(),
-        "{name}: one panel per metric and extra panel, three per SLO"
-    );
-
-    // Each metric charted in its row, through the service selector, broken down by its group_by labels.
-    let selector = label_matchers(service, &BTreeMap::new());
-    for metric in &service.metrics {
-        let series = match metric.kind {
-            MetricKind::Histogram => metric.histogram_series("bucket"),
-            _ => metric.sample_name(),
-        };
-        let selected = format!("{series}{selector}");
-        let panel = placed
-            .iter()
-            .find(|p| p.row == metric.row && p.exprs().iter().any(|e| e.contains(&selected)))
-            .unwrap_or_else(|| panic!("{name}: no panel in row {} selects {selected}", metric.row));
-        for expr in panel.exprs() {
-            let query = parse_query(expr);
-            let wanted: BTreeSet<String> = metric.group_by.iter().cloned().collect();
-            assert!(
-                query.grouping.iter().any(|by| by.is_superset(&wanted)),
-                "{name}: `{expr}` does not break down by {wanted:?}"
-            );
-        }
-    }
-
-    // Each SLO: SLI, budget left and burn rate in the SLO row, reading series the rules file records.
-    let recorded = recorded_series(service);
-    for slo in &service.slos {
-        let matchers = slo_matchers(service, slo);
-        let find = |record: &str| {
-            let selected = format!("{record}{matchers}");
-            placed
-                .iter()
-                .find(|p| p.row == SLO_ROW && p.exprs().iter().any(|e| e.contains(&selected)))
-                .unwrap_or_else(|| panic!("{name}: no panel in row {SLO_ROW} reads {selected}"))
-                .panel
-        };
-        let sli = find("slo:sli_error:ratio_rate5m");
-        assert_eq!(sli["fieldConfig"]["defaults"]["unit"], "percentunit");
-        let objective = (slo.objective.to_string().parse::<f64>().unwrap()) / 100.0;
-        let sli_steps = &sli["fieldConfig"]["defaults"]["thresholds"]["steps"];
-        let objective_step = sli_steps[1]["value"].as_f64().unwrap();
-        assert!(
-            (objective_step - objective).abs() < 1e-12,
-            "{name}/{}: objective line",
-            slo.name
-        );
-
-        let budget = find("slo:period_error_budget_remaining:ratio");
-        assert!(matches!(budget["type"].as_str(), Some("stat" | "gauge")));
-        let defaults = &budget["fieldConfig"]["defaults"];
-        assert_eq!(defaults["unit"], "percentunit");
-        let steps = defaults["thresholds"]["steps"].as_array().unwrap();
-        let colors: Vec<&str> = steps.iter().filter_map(|s| s["color"].as_str()).collect();
-        assert_eq!(
-            colors,
-            ["red", "yellow", "green"],
-            "{name}/{}: budget colours",
-            slo.name
-        );
-        assert!(steps[0]["value"].is_null(), "the first step is the base");
-        assert!(steps[1]["value"].as_f64() < steps[2]["value"].as_f64());
-
-        let burn = find("slo:current_burn_rate:ratio");
-        let steps = burn["fieldConfig"]["defaults"]["thresholds"]["steps"]
-            .as_array()
-            .unwrap();
-        assert_ne!(
-            burn["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"],
-            "off"
-        );
-        for alert in &slo.burn_rate_alerts {
-            let factor: f64 = alert.factor.to_string().parse().unwrap();
-            let step = steps
-                .iter()
-                .find(|s| s["value"].as_f64() == Some(factor))
-                .unwrap_or_else(|| panic!("{name}/{}: no threshold at factor {factor}", slo.name));
-            let page = slo
-                .burn_rate_alerts
-                .iter()
-                .any(|a| a.severity == Severity::Page && a.factor.cmp_value(alert.factor).is_eq());
-            assert_eq!(
-                step["color"],
-                if page { "red" } else { "orange" },
-                "{name}: factor {factor}"
-            );
-        }
-    }
-    for p in &placed {
-        for expr in p.exprs() {
-            for (series, equal) in parse_query(expr).selectors {
-                if !series.starts_with("slo:") {
-                    continue;
-                }
-                assert!(
-                    recorded.iter().any(|(record, labels)| *record == series
-                        && equal.iter().all(|(k, v)| labels.get(k) == Some(v))),
-                    "{name}: `{expr}` reads {series} {equal:?}, which the rules file does not record"
-                );
-            }
-        }
-    }
-
-    // Each extra panel as written, in its row.
-    for extra in &service.dashboard.extra_panels {
-        let panel = placed
-            .iter()
-            .find(|p| p.row == extra.row && p.panel["title"] == extra.title)
-            .unwrap_or_else(|| {
-                panic!(
-                    "{name}: extra panel {} not in row {}",
-                    extra.title, extra.row
-                )
-            });
-        assert_eq!(panel.panel["description"], extra.description);
-        assert_eq!(panel.panel["fieldConfig"]["defaults"]["unit"], extra.unit);
-        let queries: Vec<(String, String)> = panel.panel["targets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| {
-                (
-                    t["expr"].as_str().unwrap().into(),
-                    t["legendFormat"].as_str().unwrap().into(),
-                )
-            })
-            .collect();
-        assert_eq!(queries, extra.queries, "{name}: queries of {}", extra.title);
-    }
-    dashboard
-}
+use check::check;
+use lint::{lint_dashboard, Lint};
 
 #[test]
 fn slos_dashboards_pass_the_lint() {
@@ -606,6 +94,7 @@ group_by = ["route", "status"]
 type = "counter"
 help = "Payments that failed."
 row = "Errors"
+title = "Failed payments per second"
 
 [metrics.request_duration]
 type = "histogram"
@@ -647,6 +136,7 @@ threshold = 0.25
 [dashboard]
 title = "Shop service level"
 row_order = ["SLOs", "Latency", "Extra"]
+variables = ["cluster"]
 
 [[dashboard.panels]]
 title = "Checkout error ratio"
@@ -654,9 +144,9 @@ description = "Share of checkout requests that fail."
 row = "Extra"
 unit = "percentunit"
 queries = [
-  { expr = 'sum(rate(http_requests_total{job="shop", route="/checkout", status="5xx"}[5m])) / sum(rate(http_requests_total{job="shop", route="/checkout"}[5m]))', legend = "errors" },
-  { expr = 'sum(rate(http_requests_total{job="shop", route="/checkout"}[5m]))', legend = "requests" },
-  { expr = 'sum(rate(payment_errors_total{job="shop"}[5m]))', legend = "payment errors" },
+  { expr = 'sum(rate(http_requests_total{job="shop", cluster=~"$cluster", route="/checkout", status="5xx"}[$__rate_interval])) / sum(rate(http_requests_total{job="shop", cluster=~"$cluster", route="/checkout"}[$__rate_interval]))', legend = "errors" },
+  { expr = 'sum(rate(http_requests_total{job="shop", cluster=~"${cluster}", route="/checkout"}[5m]))', legend = "requests" },
+  { expr = 'sum(rate(payment_errors_total{job="shop", cluster=~"$cluster"}[$__rate_interval]))', legend = "payment errors" },
 ]
 "#;
 
@@ -686,16 +176,23 @@ fn inline_spec_dashboard_charts_every_metric_slo_and_panel() {
         .filter(|p| p["type"] == "row")
         .filter_map(|p| p["title"].as_str())
         .collect();
-    assert_eq!(rows[..3], ["SLOs", "Latency", "Extra"], "row_order first");
-    assert_eq!(rows.len(), 6, "unlisted rows follow: {rows:?}");
+    assert_eq!(
+        rows[..4],
+        ["Overview", "SLOs", "Latency", "Extra"],
+        "the overview leads, then row_order"
+    );
+    assert_eq!(rows.len(), 7, "unlisted rows follow: {rows:?}");
 
     let unit =
         |title: &str| panel_titled(&dashboard, title)["fieldConfig"]["defaults"]["unit"].clone();
-    assert_eq!(unit("http_requests"), "reqps");
-    assert_eq!(unit("payment_errors"), "ops");
-    assert_eq!(unit("request_duration"), "s");
-    assert_eq!(unit("queue_size"), "bytes");
-    assert_eq!(unit("worker_last_run_timestamp"), "s");
+    assert_eq!(
+        unit("HTTP requests per second by route and status"),
+        "reqps"
+    );
+    assert_eq!(unit("Failed payments per second"), "ops");
+    assert_eq!(unit("Request duration percentiles by route"), "s");
+    assert_eq!(unit("Queue size by queue"), "bytes");
+    assert_eq!(unit("Time since worker last run"), "s");
 
     let exprs = |title: &str| -> Vec<String> {
         panel_titled(&dashboard, title)["targets"]
@@ -706,12 +203,12 @@ fn inline_spec_dashboard_charts_every_metric_slo_and_panel() {
             .collect()
     };
     assert_eq!(
-        exprs("http_requests"),
+        exprs("HTTP requests per second by route and status"),
         [
-            r#"sum by (route, status) (rate(http_requests_total{env="prod",job="shop"}[$__rate_interval]))"#
+            r#"sum by (route, status) (rate(http_requests_total{env="prod",job="shop",cluster=~"$cluster"}[$__rate_interval]))"#
         ]
     );
-    let quantiles: Vec<String> = exprs("request_duration")
+    let quantiles: Vec<String> = exprs("Request duration percentiles by route")
         .iter()
         .map(|e| e.split(',').next().unwrap().to_string())
         .collect();
@@ -723,7 +220,14 @@ fn inline_spec_dashboard_charts_every_metric_slo_and_panel() {
             "histogram_quantile(0.99"
         ]
     );
-    assert!(exprs("worker_last_run_timestamp")[0].starts_with("time() - max("));
+    assert!(exprs("Time since worker last run")[0].starts_with("time() - max("));
+    assert!(
+        panel_titled(&dashboard, "HTTP requests per second by route and status")["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("HTTP requests served. Per-second rate of `http_requests_total`"),
+        "the help text describes the panel"
+    );
 
     // The best-effort SLO never pages, so its burn-rate panel has no red line; the standard one does.
     let red_lines = |title: &str| {
@@ -734,9 +238,57 @@ fn inline_spec_dashboard_charts_every_metric_slo_and_panel() {
             .filter(|s| s["color"] == "red")
             .count()
     };
-    assert!(red_lines("availability: burn rate") > 0);
-    assert_eq!(red_lines("latency: burn rate"), 0);
-    assert!(panel_titled(&dashboard, "latency: error budget left (28d)").is_object());
+    assert!(red_lines("Availability: burn rate") > 0);
+    assert_eq!(red_lines("Latency: burn rate"), 0);
+    assert!(panel_titled(&dashboard, "Latency: error budget left (28d)").is_object());
+
+    // The SLOs have two windows, so the overview's SLI column names neither; its columns in order.
+    let overview = panel_titled(&dashboard, "SLO overview");
+    let headers = &overview["transformations"][1]["options"]["renameByName"];
+    assert_eq!(
+        headers,
+        &json!({"sloth_slo": "SLO", "Value #A": "Objective", "Value #B": "SLI (own window)",
+                "Value #C": "Budget left", "Value #D": "Burn rate (5m)"})
+    );
+    // 99.9 and 99: the objective with one decimal, the SLI with one more.
+    let decimals: Vec<&Value> = overview["fieldConfig"]["overrides"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| &o["properties"][1]["value"])
+        .collect();
+    assert_eq!(decimals, [&json!(1), &json!(2), &json!(1), &json!(2)]);
+}
+
+/// A copy of the inline spec with `edit` applied to its text.
+fn shop_with(edit: impl Fn(&str) -> String) -> Model {
+    inline::lower(&[("tiers.toml", TIERS), ("shop.toml", &edit(SHOP))])
+}
+
+#[test]
+fn the_overview_leads_unless_row_order_places_it() {
+    let placed = shop_with(|s| {
+        s.replace(
+            r#"row_order = ["SLOs", "Latency", "Extra"]"#,
+            r#"row_order = ["SLOs", "Overview", "Latency"]"#,
+        )
+    });
+    assert_eq!(
+        placed.services[0].dashboard.row_order[..3],
+        ["SLOs", "Overview", "Latency"]
+    );
+    check(&Lint::new(), &placed.services[0]);
+
+    // Without SLOs and alerts there is nothing to overview.
+    let plain = shop_with(|s| {
+        let cut = s.find("[slos.availability]").unwrap();
+        let dashboard = s.find("[dashboard]").unwrap();
+        format!("{}{}", &s[..cut], &s[dashboard..]).replace(r#""SLOs", "#, "")
+    });
+    let service = &plain.services[0];
+    assert!(service.slos.is_empty());
+    assert!(!service.dashboard.row_order.iter().any(|r| r == "Overview"));
+    check(&Lint::new(), service);
 }
 
 #[test]
@@ -758,12 +310,15 @@ fn lint_rejects_what_the_grafana_schemas_forbid() {
     let lint = Lint::new();
     let model = shop();
     let clean: Value = serde_json::from_str(&grafana::emit(&model.services[0]).unwrap()).unwrap();
-    let panel = clean["panels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .position(|p| p["type"] == "timeseries")
-        .unwrap();
+    let position = |kind: &str| {
+        clean["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|p| p["type"] == kind)
+            .unwrap()
+    };
+    let (panel, table) = (position("timeseries"), position("table"));
     assert!(lint_dashboard(&lint, &clean).is_empty());
     let cases = [
         (
@@ -776,8 +331,54 @@ fn lint_rejects_what_the_grafana_schemas_forbid() {
         ),
         (format!("/panels/{panel}/targets/0/format"), json!("json")),
         (format!("/panels/{panel}/gridPos/w"), json!(25)),
+        (format!("/panels/{panel}/transformations"), json!([])),
         ("/templating/list/0/type".to_string(), json!("prometheus")),
+        ("/templating/list/1/refresh".to_string(), json!(7)),
         (format!("/panels/{panel}/type"), json!("stat")),
+        // Tables, checked structurally.
+        (format!("/panels/{table}/targets/0/instant"), json!(false)),
+        (format!("/panels/{table}/options/cellHeight"), json!("huge")),
+        (
+            format!("/panels/{table}/options/sortBy/0/displayName"),
+            json!("Nope"),
+        ),
+        (
+            format!("/panels/{table}/transformations/0/id"),
+            json!("joinByField"),
+        ),
+        (
+            format!("/panels/{table}/transformations/1/options/indexByName/Value #E"),
+            json!(5),
+        ),
+        (
+            format!("/panels/{table}/transformations/1/options/excludeByName/Value #D"),
+            json!(true),
+        ),
+        (
+            format!("/panels/{table}/fieldConfig/overrides/0/matcher/options"),
+            json!("Nope"),
+        ),
+        (
+            format!("/panels/{table}/fieldConfig/overrides/2/properties/2/value/steps/0/color"),
+            json!(5),
+        ),
+        (
+            format!("/panels/{table}/fieldConfig/overrides/0/properties/0/value"),
+            json!(["percentunit"]),
+        ),
+        (
+            format!("/panels/{table}/fieldConfig/defaults/custom/cellOptions/type"),
+            json!("sparkle"),
+        ),
+        // The schema relaxes override matcher options and values to any value, not their other fields.
+        (
+            format!("/panels/{table}/fieldConfig/overrides/0/properties/0/id"),
+            json!(5),
+        ),
+        (
+            format!("/panels/{table}/fieldConfig/overrides/0/matcher/id"),
+            json!(["byName"]),
+        ),
     ];
     for (path, value) in cases {
         let mut dashboard = clean.clone();

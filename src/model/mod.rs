@@ -149,6 +149,8 @@ pub struct Metric {
     pub buckets: Vec<f64>,
     /// Dashboard row.
     pub row: String,
+    /// Its panel's title as the spec writes it; `None` for the one the dashboard derives from the name.
+    pub title: Option<String>,
     /// Labels its panel breaks down by.
     pub group_by: Vec<String>,
 }
@@ -384,8 +386,13 @@ pub struct Dashboard {
     pub row_order: Vec<String>,
     /// Extra panels from the spec.
     pub extra_panels: Vec<ExtraPanel>,
+    /// Selector labels the dashboard filters raw series by, in spec order; each is also a label the service's
+    /// series carry, so queries may match it.
+    pub variables: Vec<String>,
     /// Every row with its panels, in `row_order`.
     pub rows: Vec<dashboard::DashboardRow>,
+    /// The template variable of each of `variables`, with the query that lists its values.
+    pub templates: Vec<dashboard::TemplateVariable>,
 }
 
 /// A hand-written panel.

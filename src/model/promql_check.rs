@@ -1,5 +1,6 @@
 //! Checks hand-written PromQL against the declared metrics: counters are rated, gauges are not, and every
-//! label matcher names a label the metric has.
+//! label matcher names a label the metric has, or one every series of the service carries (the selector's,
+//! the dashboard variables').
 
 use std::collections::HashMap;
 
@@ -175,6 +176,7 @@ fn selector(
     for m in &vs.matchers.matchers {
         let known = metric.labels.contains(&m.name)
             || service.selector.contains_key(&m.name)
+            || service.dashboard.variables.contains(&m.name)
             || matches!(m.name.as_str(), "job" | "instance" | "__name__")
             || (m.name == "le" && name.ends_with("_bucket"));
         if known && matches!(m.op, promql_parser::label::MatchOp::Equal) {

@@ -226,6 +226,7 @@ impl Lowering<'_> {
                 labels,
                 buckets,
                 row: d.row.clone().unwrap_or_else(|| "Metrics".into()),
+                title: d.title.clone().filter(|t| !t.trim().is_empty()),
                 group_by,
             };
             for sample in metric.exposed_names() {

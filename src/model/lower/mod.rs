@@ -183,7 +183,10 @@ impl Lowering<'_> {
                 ])
                 .with_notes(vec![format!(
                     "help: {}",
-                    if what.starts_with("label") || what == "alert window" {
+                    if what.starts_with("label")
+                        || what == "alert window"
+                        || what == "dashboard variable"
+                    {
                         "remove the second one"
                     } else {
                         "rename one of them or merge the two definitions"

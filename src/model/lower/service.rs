@@ -128,10 +128,14 @@ impl Lowering<'_> {
                 title: String::new(),
                 row_order: Vec::new(),
                 extra_panels: Vec::new(),
+                variables: Vec::new(),
                 rows: Vec::new(),
+                templates: Vec::new(),
             },
             outputs: Default::default(),
         };
+        // Before any PromQL is checked: a query may match the labels the variables name.
+        service.dashboard.variables = self.lower_variables(file, spec, &service.selector);
         // With an invalid policy every SLO would also report a window problem that is really the policy's.
         let unread_policy = self
             .broken
@@ -167,7 +171,7 @@ impl Lowering<'_> {
         service.alerts = alerts;
         service.dashboard = dashboard;
         crate::model::rules::attach(&mut service);
-        service.dashboard.rows = crate::model::dashboard::rows(&service);
+        crate::model::dashboard::attach(&mut service);
         (self.problems.len() == before).then_some(service)
     }
 
