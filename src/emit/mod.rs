@@ -3,6 +3,7 @@
 //! Every output is a whole file's text with a trailing newline; [`emit_all`] returns them sorted by path so
 //! that writing and checking are deterministic.
 
+pub mod alertmanager;
 pub mod docs;
 pub mod grafana;
 pub mod prometheus;
@@ -87,6 +88,7 @@ fn other_outputs(model: &Model) -> Result<Vec<Output>> {
             path: service_file(dir, conventions::RULES_FILE),
             contents: prometheus::emit(service)?,
         });
+        out.push(alertmanager_output(service)?);
         out.push(Output {
             path: service_file(dir, conventions::DASHBOARD_FILE),
             contents: grafana::emit(service)?,
@@ -97,4 +99,12 @@ fn other_outputs(model: &Model) -> Result<Vec<Output>> {
         });
     }
     Ok(out)
+}
+
+/// The Alertmanager routing snippet of `service` (`<service>/alertmanager.yml`).
+pub fn alertmanager_output(service: &crate::model::Service) -> Result<Output> {
+    Ok(Output {
+        path: service_file(&service.name, conventions::ALERTMANAGER_FILE),
+        contents: alertmanager::emit(service)?,
+    })
 }
