@@ -247,6 +247,17 @@ impl Delivery {
         }
     }
 
+    /// The labels of the SLO's page as the page receiver got them first, for the test's report.
+    pub fn page_labels(&self) -> Vec<(String, String)> {
+        self.notifications(&self.page_receiver, "firing")
+            .first()
+            .and_then(|n| burns(n, &self.alert).first().cloned().cloned())
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
+            .collect()
+    }
+
     /// What reached the receivers, once the page resolved: no ticket while the page fired (checked at every
     /// look at Alertmanager, which saw the page active at least once), nothing for the default receiver,
     /// and the count of each receiver's notifications by status.

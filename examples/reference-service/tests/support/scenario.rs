@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use promql_parser::parser::{Expr, VectorSelector};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use slogen::model::{BurnRateAlert, Exact, Service, Severity, Slo};
@@ -46,6 +47,9 @@ const MAX_REQUESTS: u64 = 12_000;
 
 /// …and at most this long.
 const MAX_TRAFFIC: Duration = Duration::from_secs(300);
+
+/// The failed requests [`Backend::start`] makes before any scrape, one per API route.
+pub const PRE_SEEDED_ERRORS: f64 = 2.0;
 
 /// What the observed times may exceed the model's by: a scrape (1s), two rule evaluations (the SLI
 /// recording, then the alert; 1s each), `rate()` extrapolating over a window whose edge falls between
@@ -139,6 +143,7 @@ impl Backend {
         let user = running.create_user("alerta").await;
         running.set_faults(1.0).await;
         for n in [0, 2] {
+            // One request per route: `request` alternates them.
             let (method, path) = request(n, user);
             assert_eq!(
                 running.send(method, &path, None).await.0,
@@ -311,4 +316,27 @@ pub fn still_running(before: &[Process]) -> Vec<&Process> {
             read_process(&process.pid.to_string()).is_some_and(|now| now.started == process.started)
         })
         .collect()
+}
+
+/// The vector selectors of `expr`, those inside range selectors included.
+pub fn selectors(expr: &Expr, out: &mut Vec<VectorSelector>) {
+    match expr {
+        Expr::Aggregate(aggregate) => {
+            selectors(&aggregate.expr, out);
+            if let Some(param) = &aggregate.param {
+                selectors(param, out);
+            }
+        }
+        Expr::Binary(binary) => {
+            selectors(&binary.lhs, out);
+            selectors(&binary.rhs, out);
+        }
+        Expr::Unary(unary) => selectors(&unary.expr, out),
+        Expr::Paren(paren) => selectors(&paren.expr, out),
+        Expr::Subquery(subquery) => selectors(&subquery.expr, out),
+        Expr::VectorSelector(selector) => out.push(selector.clone()),
+        Expr::MatrixSelector(matrix) => out.push(matrix.vs.clone()),
+        Expr::Call(call) => call.args.args.iter().for_each(|arg| selectors(arg, out)),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
 }

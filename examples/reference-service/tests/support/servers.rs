@@ -97,6 +97,13 @@ impl Server {
         self.child.id()
     }
 
+    /// GETs `path` (its query already encoded, see [`percent_encode`]) as JSON; `None` while the server
+    /// is not answering or answers an error. Blocking: async tests wrap it in `block_in_place`.
+    pub fn get_json(&self, path: &str) -> Option<serde_json::Value> {
+        let (status, body) = http_get(self.port, path)?;
+        (status == 200).then(|| serde_json::from_str(&body).ok())?
+    }
+
     /// Its log so far, for failure messages.
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join(format!("{}.log", self.name))).unwrap_or_default()
@@ -143,6 +150,18 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let (head, body) = response.split_once("\r\n\r\n")?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
     Some((status, body.to_owned()))
+}
+
+/// Percent-encodes everything but unreserved characters, for a query string.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(byte).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 /// A real Alertmanager (Debian's `prometheus-alertmanager`) with `config` as its `alertmanager.yml`, its own
