@@ -24,7 +24,7 @@ const ABSENT_FOR: Duration = Duration { seconds: 600 };
 
 /// How long the budget left must stay at or below zero before the budget-exhausted alert fires: the SLO
 /// window's ratio moves slowly, so this only rides out a ratio wobbling around the budget at its edge.
-pub const BUDGET_EXHAUSTED_FOR: Duration = Duration { seconds: 300 };
+const BUDGET_EXHAUSTED_FOR: Duration = Duration { seconds: 300 };
 
 /// A recording rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
