@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)       # promtool check/test rules, check metrics
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)  # runtime cache tests
+# amtool check-config on the routing snippets; the Alertmanager of the end-to-end alert test
+{ command -v amtool && command -v prometheus-alertmanager; } >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+# vmalert -dryRun on the rules; VictoriaMetrics and vmalert evaluating them end to end
+{ command -v vmalert && command -v victoria-metrics; } >/dev/null 2>&1 || need+=(victoria-metrics)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   need+=(postgresql)                                               # runtime database tests
 fi

@@ -79,6 +79,9 @@ pub const LONG_WINDOW_LABEL: &str = "long";
 pub const SHORT_WINDOW_LABEL: &str = "short";
 /// The burn-rate factor of a burn-rate alert.
 pub const BURN_RATE_LABEL: &str = "burn_rate";
+/// The window pair of a burn-rate alert as one value (`1h-5m`, see [`burn_window`]): what an Alertmanager
+/// route or silence matches to single out one pair of an SLO, such as the fast page.
+pub const BURN_WINDOW_LABEL: &str = "burn_window";
 /// The owning team, on every rule and alert.
 pub const TEAM_LABEL: &str = "team";
 
@@ -90,12 +93,20 @@ const GENERATED_LABELS: &[&str] = &[
     LONG_WINDOW_LABEL,
     SHORT_WINDOW_LABEL,
     BURN_RATE_LABEL,
+    BURN_WINDOW_LABEL,
     TEAM_LABEL,
 ];
 
 /// Whether slogen sets the label `name` on its rules and alerts, so a spec setting it would be overridden.
 pub fn is_generated_label(name: &str) -> bool {
     GENERATED_LABELS.contains(&name) || name.starts_with("sloth_")
+}
+
+/// The `burn_window` of a pair: its long and short windows as Prometheus writes them, joined by `-` (`1h-5m`).
+/// A service has at most one pair per long and short window, so the value names the pair; it changes only
+/// when the windows do. A `-`, not `1h5m`, which would read as a duration of 65 minutes.
+pub fn burn_window(long: Duration, short: Duration) -> String {
+    format!("{}-{}", long.promql(), short.promql())
 }
 
 /// How a severity is spelled in labels, docs and specs.
@@ -146,6 +157,14 @@ pub const METRICS_MODULE_FILE: &str = "metrics.rs";
 pub const RULES_FILE: &str = "rules.yml";
 /// A service's Grafana dashboard.
 pub const DASHBOARD_FILE: &str = "dashboard.json";
+/// A service's Alertmanager routing snippet, to merge into `alertmanager.yml`.
+pub const ALERTMANAGER_FILE: &str = "alertmanager.yml";
+
+/// The Alertmanager receiver that gets a team's alerts of `severity` (`platform-page`): one per team and
+/// severity, so the services of a team share its pager and ticket queue.
+pub fn receiver(team: &str, severity: Severity) -> String {
+    format!("{team}-{}", severity_name(severity))
+}
 
 /// Where the deployment outputs go in a service's folder. The Kubernetes manifests share a folder so that
 /// `kubectl apply -f <service>/kubernetes/` (or a kustomization listing it) applies them all.
@@ -362,6 +381,16 @@ pub fn slo_burn_alert(service: &str, slo: &str) -> String {
 /// The alert that fires when an SLO's SLI has no data: `BackendApiAvailabilitySliAbsent`.
 pub fn slo_absent_alert(service: &str, slo: &str) -> String {
     format!("{}{}SliAbsent", upper_camel(service), upper_camel(slo))
+}
+
+/// The alert that fires once an SLO's error budget for its window is spent:
+/// `BackendApiAvailabilityBudgetExhausted`.
+pub fn slo_budget_exhausted_alert(service: &str, slo: &str) -> String {
+    format!(
+        "{}{}BudgetExhausted",
+        upper_camel(service),
+        upper_camel(slo)
+    )
 }
 
 /// A stable dashboard uid: a readable prefix and a hash of the service name, within Grafana's 40 characters.

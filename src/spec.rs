@@ -248,6 +248,13 @@ pub struct SloAlertingSpec {
     /// Runbook slug or absolute URL; default: the SLO name.
     #[schemars(with = "Option<String>")]
     pub runbook: Option<Spanned<String>>,
+    /// Also alert once the SLO window's whole error budget is spent (budget left at or below 0), for the
+    /// error budget policy's follow-up (a freeze, a postmortem). Default: false.
+    #[schemars(with = "Option<bool>")]
+    pub budget_exhausted: Option<Spanned<bool>>,
+    /// Severity of the budget-exhausted alert; needs `budget_exhausted = true`. Default: `ticket`.
+    #[schemars(with = "Option<Severity>")]
+    pub budget_exhausted_severity: Option<Spanned<Severity>>,
 }
 
 /// A service level objective.

@@ -442,25 +442,25 @@ fn budget_and_burn_rate_numbers_match_the_hand_computed_ones() {
     // crosses it after 0.0144 × 3600 s = 51.84 s, plus `for: 2m` = 171.84 s; a burn at exactly 14.4 fills the
     // long window in 1h, plus 2m; the 5m short window falls under 0.0144 after (1 − 0.0144) × 300 s = 295.68 s.
     assert!(page.contains(
-        "| page | 1h | 5m | 14.4 | 2% | 0.0144 | 2m | 2 min 52 s | 1 h 2 min | 4 min 56 s |"
+        "| page | 1h | 5m | `1h-5m` | 14.4 | 2% | 0.0144 | 2m | 2 min 52 s | 1 h 2 min | 4 min 56 s |"
     ));
     // Page over 6h: 5% × 720 / 6 = 6, threshold 0.006; 0.006 × 21600 s + 900 s = 1029.6 s.
     assert!(page.contains(
-        "| page | 6h | 30m | 6 | 5% | 0.006 | 15m | 17 min 10 s | 6 h 15 min | 29 min 49 s |"
+        "| page | 6h | 30m | `6h-30m` | 6 | 5% | 0.006 | 15m | 17 min 10 s | 6 h 15 min | 29 min 49 s |"
     ));
     // Tickets: 10% × 720 / 24 = 3 and 10% × 720 / 72 = 1.
-    assert!(
-        page.contains("| ticket | 1d | 2h | 3 | 10% | 0.003 | 1h | 1 h 4 min | 1 d 1 h | 2 h |")
-    );
-    assert!(
-        page.contains("| ticket | 3d | 6h | 1 | 10% | 0.001 | 3h | 3 h 4 min | 3 d 3 h | 6 h |")
-    );
+    assert!(page.contains(
+        "| ticket | 1d | 2h | `1d-2h` | 3 | 10% | 0.003 | 1h | 1 h 4 min | 1 d 1 h | 2 h |"
+    ));
+    assert!(page.contains(
+        "| ticket | 3d | 6h | `3d-6h` | 1 | 10% | 0.001 | 3h | 3 h 4 min | 3 d 3 h | 6 h |"
+    ));
     assert!(page.contains("`ShopAvailabilityBudgetBurn` on budget burn"));
     assert!(page.contains("`ShopAvailabilitySliAbsent` when the SLI has no data"));
     assert!(page.contains("- **Runbook:** [https://runbooks.example.com/shop/availability](https://runbooks.example.com/shop/availability)"));
 
     // 99% over 30 days: 432 minutes; the 1h page threshold is 14.4 × 0.01.
-    assert!(page.contains("| page | 1h | 5m | 14.4 | 2% | 0.144 |"));
+    assert!(page.contains("| page | 1h | 5m | `1h-5m` | 14.4 | 2% | 0.144 |"));
     assert!(page.contains("the share of requests slower than 0.5 s among all requests, as counted by `request_duration_seconds`"));
     assert!(page.contains(
         "Bad events are `requests_total` with `status` = `5xx`; all events are `requests_total`."

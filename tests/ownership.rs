@@ -198,6 +198,7 @@ fn a_hand_edited_manifest_is_never_trusted_with_deletions() {
     let text_before = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(&manifest, format!("{text_before}../precious.txt\n")).unwrap();
     let before = tree(dir.path());
+    // The added entry is the manifest's last line.
     let line = text_before.lines().count() + 1;
     refused(
         &["generate"],

@@ -121,7 +121,7 @@ fn expectations(outputs: &[Output], service: &str) -> Expectations {
 }
 
 /// Every burn-rate alert of every SLO is expected to fire at some checked time with its labels, and to be
-/// quiet at another; every absent alert likewise.
+/// quiet at another; every absent and budget-exhausted alert likewise.
 #[test]
 fn rule_tests_cover_every_slo_alert() {
     for (name, dir) in spec_dirs::all() {
@@ -136,6 +136,8 @@ fn rule_tests_cover_every_slo_alert() {
                     let fired = e.firing.get(&burn).into_iter().flatten().any(|l| {
                         l.get("long") == Some(&a.long.promql())
                             && l.get("short") == Some(&a.short.promql())
+                            && l.get("burn_window")
+                                == Some(&slogen::conventions::burn_window(a.long, a.short))
                             && l.get("burn_rate") == Some(&a.factor.to_string())
                     });
                     assert!(
@@ -159,6 +161,17 @@ fn rule_tests_cover_every_slo_alert() {
                     e.quiet.get(&absent) == Some(&true),
                     "{name}: {absent} is never expected quiet"
                 );
+                if let Some(exhausted) = &slo.rules.exhausted_alert {
+                    let alert = &exhausted.rule.alert;
+                    assert!(
+                        e.firing.get(alert).is_some_and(|v| !v.is_empty()),
+                        "{name}: {alert} is never expected to fire"
+                    );
+                    assert!(
+                        e.quiet.get(alert) == Some(&true),
+                        "{name}: {alert} is never expected quiet"
+                    );
+                }
             }
         }
     }
@@ -289,4 +302,28 @@ fn rule_tests_fail_when_an_alert_window_differs_from_the_model() {
         &altered,
         &format!("the long window of {what} doubled"),
     );
+}
+
+/// Rules whose budget-exhausted alert fires at a budget left of -10% of the budget, or already at +10%, fail
+/// the tests: they pin the alert to a budget left at or below zero.
+#[test]
+fn rule_tests_fail_when_the_budget_exhausted_threshold_moves() {
+    promtool::require();
+    let model = lower(&common::root().join("slos"));
+    for (moved, how) in [("<= -0.1", "lowered"), ("<= 0.1", "raised")] {
+        let mut altered = model.clone();
+        let alert = altered.services[0]
+            .slos
+            .iter_mut()
+            .find_map(|s| s.rules.exhausted_alert.as_mut())
+            .expect("an SLO of slos/ with a budget-exhausted alert");
+        let expr = alert.rule.expr.replace("<= 0", moved);
+        assert_ne!(expr, alert.rule.expr, "the alert compares with `<= 0`");
+        let what = format!(
+            "{} firing at a budget left {moved} ({how})",
+            alert.rule.alert
+        );
+        alert.rule.expr = expr;
+        assert_detected(&model, &altered, &what);
+    }
 }

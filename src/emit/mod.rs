@@ -3,6 +3,7 @@
 //! Every output is a whole file's text with a trailing newline; [`emit_all`] returns them sorted by path so
 //! that writing and checking are deterministic.
 
+pub mod alertmanager;
 pub mod deploy;
 pub mod docs;
 pub mod grafana;
@@ -115,6 +116,8 @@ fn other_outputs(model: &Model) -> Result<Vec<Output>> {
             o.thanos
                 .as_ref()
                 .map(|t| (conventions::THANOS_RULES_FILE, deploy::thanos(service, t))),
+            o.alertmanager
+                .then(|| (conventions::ALERTMANAGER_FILE, alertmanager::emit(service))),
         ];
         for (file, contents) in deployed.into_iter().flatten() {
             out.push(Output {

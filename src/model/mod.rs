@@ -3,6 +3,7 @@
 //! Emitters read only this. Everything an output prints — PromQL, burn-rate factors, budgets, names — is
 //! computed here once, so the rules, the dashboard, the docs and the tests cannot disagree.
 
+pub mod alertmanager;
 pub mod bounds;
 pub mod dashboard;
 pub mod lower;
@@ -248,6 +249,9 @@ pub struct Slo {
     pub alert_annotations: BTreeMap<String, String>,
     /// Runbook URL.
     pub runbook_url: String,
+    /// The severity of the alert that fires once the SLO window's error budget is spent; `None` when the
+    /// spec does not ask for one.
+    pub budget_exhausted: Option<Severity>,
     /// Its recording and alerting rules.
     pub rules: SloRules,
 }

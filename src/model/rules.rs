@@ -22,6 +22,10 @@ pub const DISPLAY_WINDOW: Duration = Duration { seconds: 300 };
 /// How long an SLI must have no data before the absent alert fires: long enough to ride out a restart.
 const ABSENT_FOR: Duration = Duration { seconds: 600 };
 
+/// How long the budget left must stay at or below zero before the budget-exhausted alert fires: the SLO
+/// window's ratio moves slowly, so this only rides out a ratio wobbling around the budget at its edge.
+const BUDGET_EXHAUSTED_FOR: Duration = Duration { seconds: 300 };
+
 /// A recording rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingRule {
@@ -87,6 +91,8 @@ pub struct SloRules {
     pub burn_alerts: Vec<GeneratedAlert>,
     /// Fires when the SLI has no data.
     pub absent_alert: GeneratedAlert,
+    /// Fires once the SLO window's error budget is spent, when the spec asks for it.
+    pub exhausted_alert: Option<GeneratedAlert>,
 }
 
 impl SloRules {
@@ -154,6 +160,7 @@ impl Service {
                     .burn_alerts
                     .iter()
                     .chain(std::iter::once(&r.absent_alert))
+                    .chain(&r.exhausted_alert)
                     .map(|a| Rule::Alert(&a.rule))
                     .collect(),
             });
@@ -203,6 +210,9 @@ fn slo_rules(service: &Service, slo: &Slo) -> SloRules {
         burn_alert: names::slo_burn_alert(&service.name, &slo.name),
         burn_alerts,
         absent_alert: absent_alert(service, slo),
+        exhausted_alert: slo
+            .budget_exhausted
+            .map(|severity| exhausted_alert(service, slo, severity)),
     }
 }
 
@@ -459,6 +469,10 @@ fn burn_rate_alert(service: &Service, slo: &Slo, a: &BurnRateAlert) -> Generated
     let mut labels = slo_alert_labels(service, slo, a.severity);
     labels.insert(names::LONG_WINDOW_LABEL.into(), long.clone());
     labels.insert(names::SHORT_WINDOW_LABEL.into(), short.clone());
+    labels.insert(
+        names::BURN_WINDOW_LABEL.into(),
+        names::burn_window(a.long, a.short),
+    );
     labels.insert(names::BURN_RATE_LABEL.into(), a.factor.to_string());
     labels.insert(
         names::SLOTH_SEVERITY_LABEL.into(),
@@ -505,6 +519,45 @@ fn burn_rate_alert(service: &Service, slo: &Slo, a: &BurnRateAlert) -> Generated
     };
     let mut firing_labels = slo_labels(service, slo);
     firing_labels.insert(WINDOW_LABEL.into(), long);
+    firing_labels.extend(rule.labels.clone());
+    GeneratedAlert {
+        rule,
+        firing_labels,
+    }
+}
+
+/// Fires while the SLO window's budget left (Sloth's `slo:period_error_budget_remaining:ratio`, what the
+/// dashboard shows) is at or below zero: the objective is missed over the window. A firing alert has the
+/// labels of that series, whose `sloth_window` is the SLO window.
+fn exhausted_alert(service: &Service, slo: &Slo, severity: Severity) -> GeneratedAlert {
+    let window = slo.window.promql();
+    let rule = AlertingRule {
+        alert: names::slo_budget_exhausted_alert(&service.name, &slo.name),
+        expr: format!(
+            "{}{} <= 0",
+            names::PERIOD_BUDGET_REMAINING_RECORD,
+            slo_matchers(service, slo)
+        ),
+        for_: BUDGET_EXHAUSTED_FOR,
+        labels: slo_alert_labels(service, slo, severity),
+        annotations: annotations(
+            slo,
+            format!(
+                "The {} SLO of {} has spent its whole {window} error budget.",
+                slo.name, service.name
+            ),
+            format!(
+                "More than {}% of the {} events over the last {window} were bad, so the {}% objective is \
+                 missed for the window. The burn-rate alerts say how fast the budget burns now; this one \
+                 says the error budget policy applies.",
+                slo.budget.ratio.mul(Exact::int(100)),
+                slo.name,
+                slo.objective,
+            ),
+        ),
+    };
+    let mut firing_labels = slo_labels(service, slo);
+    firing_labels.insert(WINDOW_LABEL.into(), window);
     firing_labels.extend(rule.labels.clone());
     GeneratedAlert {
         rule,

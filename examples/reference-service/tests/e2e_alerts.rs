@@ -3,85 +3,48 @@
 //! PostgreSQL and Redis behind the service, and its fault switch turning errors on and off. The page alert
 //! must fire within the time the model computes for it and clear within the model's reset time, each plus
 //! scrape and evaluation slack; the SLI must report the injected error ratio; every series the rules read
-//! must exist; and no process may outlive the test.
+//! must exist. Prometheus sends its alerts to a real Alertmanager routed by the generated snippet: the page
+//! reaches the page receiver (a webhook in the test), the ticket the same faults fire is inhibited, and the
+//! resolved page follows. No process may outlive the test.
 
+#[path = "support/delivery.rs"]
+mod delivery;
 #[path = "../../../runtime/tests/support/prometheus.rs"]
 mod prometheus_server;
 #[path = "support/reference.rs"]
 mod reference;
+#[path = "support/scenario.rs"]
+mod scenario;
+#[path = "support/servers.rs"]
+mod servers;
 #[path = "../../../runtime/tests/support/services.rs"]
 mod services;
+#[path = "support/webhook.rs"]
+mod webhook;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use delivery::Delivery;
 use prometheus_server::Prometheus;
-use promql_parser::parser::{Expr, VectorSelector};
-use reference::{backend, repository, rule_exprs, selects_service, Running};
-use reqwest::{Method, StatusCode};
+use reference::{backend, repository, rule_exprs, selects_service};
+use scenario::{
+    clear_bound, descendants, e2e_spec, fire_bound, pair, poll, selectors, slo, still_running,
+    Backend, Traffic, API_ROUTES, FIRST_DATA_TIMEOUT, INJECTED_ERROR_RATIO, JOB, MIN_API_SHARE,
+    POLL, SLO,
+};
 use serde_json::{json, Value};
-use services::{Postgres, RedisServer};
-use slogen::conventions::sli_error_record;
+use slogen::conventions::{burn_window, sli_error_record};
 use slogen::model::promql::slo_matchers;
-use slogen::model::{BurnRateAlert, Label, LabelValues, Service, Severity, Sli, Slo};
+use slogen::model::{Label, LabelValues, Service, Severity, Sli, Slo};
 use tempfile::TempDir;
-use tokio::task::{block_in_place, JoinHandle};
-
-/// The scrape job, as the spec's selector names it.
-const JOB: &str = "backend";
-
-/// The SLO whose page alert the test drives.
-const SLO: &str = "api_availability";
-
-/// The share of API requests the fault switch fails.
-const INJECTED_ERROR_RATIO: f64 = 0.5;
-
-/// The API routes the traffic uses, as the HTTP layer labels them.
-const API_ROUTES: [&str; 2] = ["/users/{id}", "/jobs/{name}/run"];
-
-/// The lowest share of API requests among all requests the service counts (the rest are Prometheus' scrapes
-/// and the test's fault switching); the traffic's pace keeps it near 40 / 41.
-const MIN_API_SHARE: f64 = 0.8;
-
-/// Pause between two requests of the traffic: 40 requests per second.
-const REQUEST_PERIOD: Duration = Duration::from_millis(25);
-
-/// Bounds of the traffic, in case the test stops waiting for it: at most this many requests…
-const MAX_REQUESTS: u64 = 12_000;
-
-/// …and at most this long.
-const MAX_TRAFFIC: Duration = Duration::from_secs(300);
-
-/// What the observed times may exceed the model's by: a scrape (1s), two rule evaluations (the SLI
-/// recording, then the alert; 1s each), `rate()` extrapolating over a window whose edge falls between
-/// samples, and room for a machine busy compiling.
-const SLACK: Duration = Duration::from_secs(20);
-
-/// How long Prometheus may take to scrape the target and record the SLI for the first time.
-const FIRST_DATA_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How often the test asks Prometheus.
-const POLL: Duration = Duration::from_millis(250);
+use tokio::task::block_in_place;
 
 /// How far the recorded error ratio may be from the injected one, scaled by the share of API requests.
 const RATIO_TOLERANCE: f64 = 0.03;
-
-fn e2e_spec() -> Service {
-    backend(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/slos"))
-}
-
-fn slo<'s>(service: &'s Service, name: &str) -> &'s Slo {
-    service
-        .slos
-        .iter()
-        .find(|slo| slo.name == name)
-        .unwrap_or_else(|| panic!("no SLO `{name}`"))
-}
 
 /// A label's values, comparable: the closed values, or the open label's limit.
 fn values(label: &Label) -> (Vec<&str>, Option<u32>) {
@@ -188,106 +151,6 @@ fn assert_promtool_accepts_rules(path: &Path) {
     );
 }
 
-/// The vector selectors of `expr`, those inside range selectors included.
-fn selectors(expr: &Expr, out: &mut Vec<VectorSelector>) {
-    match expr {
-        Expr::Aggregate(aggregate) => {
-            selectors(&aggregate.expr, out);
-            if let Some(param) = &aggregate.param {
-                selectors(param, out);
-            }
-        }
-        Expr::Binary(binary) => {
-            selectors(&binary.lhs, out);
-            selectors(&binary.rhs, out);
-        }
-        Expr::Unary(unary) => selectors(&unary.expr, out),
-        Expr::Paren(paren) => selectors(&paren.expr, out),
-        Expr::Subquery(subquery) => selectors(&subquery.expr, out),
-        Expr::VectorSelector(selector) => out.push(selector.clone()),
-        Expr::MatrixSelector(matrix) => out.push(matrix.vs.clone()),
-        Expr::Call(call) => call.args.args.iter().for_each(|arg| selectors(arg, out)),
-        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
-    }
-}
-
-impl Running {
-    /// Sets the share of API requests the service fails.
-    async fn set_faults(&self, error_ratio: f64) {
-        let (status, _) = self
-            .post("/admin/faults", json!({ "error_ratio": error_ratio }))
-            .await;
-        assert_eq!(status, StatusCode::OK, "set the fault switch");
-    }
-}
-
-/// The `n`-th request of the traffic: two reads of the user for each run of a job, so that failures, which
-/// hit every second request at a ratio of 0.5, fall on both routes.
-fn request(n: u64, user: i64) -> (Method, String) {
-    match n % 3 {
-        2 => (Method::POST, "/jobs/send_digest_emails/run".to_owned()),
-        _ => (Method::GET, format!("/users/{user}")),
-    }
-}
-
-/// What the traffic got back.
-#[derive(Debug, Default)]
-struct Sent {
-    /// Answers by status code.
-    statuses: BTreeMap<u16, u64>,
-    /// Requests that got no answer.
-    failed: u64,
-    /// Whether the test stopped it, rather than its bounds.
-    stopped: bool,
-}
-
-/// A steady stream of API requests in the background.
-struct Traffic {
-    stop: Arc<AtomicBool>,
-    task: JoinHandle<Sent>,
-}
-
-impl Traffic {
-    fn start(backend: &Running, user: i64) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let client = backend.client.clone();
-        let base = backend.url("");
-        let task = tokio::spawn({
-            let stop = Arc::clone(&stop);
-            async move {
-                let deadline = Instant::now() + MAX_TRAFFIC;
-                let mut pace = tokio::time::interval(REQUEST_PERIOD);
-                pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                let mut sent = Sent::default();
-                for n in 0..MAX_REQUESTS {
-                    pace.tick().await;
-                    if stop.load(Ordering::SeqCst) {
-                        sent.stopped = true;
-                        break;
-                    }
-                    if Instant::now() > deadline {
-                        break;
-                    }
-                    let (method, path) = request(n, user);
-                    match client.request(method, format!("{base}{path}")).send().await {
-                        Ok(response) => {
-                            *sent.statuses.entry(response.status().as_u16()).or_default() += 1;
-                        }
-                        Err(_) => sent.failed += 1,
-                    }
-                }
-                sent
-            }
-        });
-        Traffic { stop, task }
-    }
-
-    async fn stop(self) -> Sent {
-        self.stop.store(true, Ordering::SeqCst);
-        self.task.await.expect("the traffic task ends")
-    }
-}
-
 /// Prometheus' API from async code: each call blocks its worker thread only, so the service and the traffic
 /// keep running on the others.
 struct Api<'p> {
@@ -355,85 +218,17 @@ fn number(value: &Value) -> f64 {
         .expect("a number")
 }
 
-/// Polls `probe` every [`POLL`] until it gives a value, or `bound` has passed since `since`.
-async fn poll<T>(
-    since: Instant,
-    bound: Duration,
-    mut probe: impl FnMut() -> Option<T>,
-) -> Option<(T, Duration)> {
-    loop {
-        if let Some(value) = probe() {
-            return Some((value, since.elapsed()));
-        }
-        if since.elapsed() > bound {
-            return None;
-        }
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// A process as `/proc/<pid>/stat` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Process {
-    pid: u32,
-    parent: u32,
-    /// Clock ticks after boot at which it started: a reused PID is a different process.
-    started: u64,
-    command: String,
-}
-
-fn read_process(pid: &str) -> Option<Process> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (command) state ppid …`; the command may contain spaces and parentheses.
-    let (head, rest) = stat.rsplit_once(')')?;
-    let (pid, command) = head.split_once(" (")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    Some(Process {
-        pid: pid.trim().parse().ok()?,
-        // Fields 4 (parent) and 22 (start time) of stat(5); `fields` starts at field 3.
-        parent: fields.get(1)?.parse().ok()?,
-        started: fields.get(19)?.parse().ok()?,
-        command: command.to_owned(),
-    })
-}
-
-/// Every process descending from this one.
-fn descendants() -> Vec<Process> {
-    let all: Vec<Process> = fs::read_dir("/proc")
-        .expect("list /proc")
-        .filter_map(Result::ok)
-        .filter_map(|entry| read_process(entry.file_name().to_str()?))
-        .collect();
-    let mut found = Vec::new();
-    let mut parents = vec![std::process::id()];
-    while let Some(parent) = parents.pop() {
-        for process in all.iter().filter(|process| process.parent == parent) {
-            parents.push(process.pid);
-            found.push(process.clone());
-        }
-    }
-    found
-}
-
-fn still_running(process: &Process) -> bool {
-    read_process(&process.pid.to_string()).is_some_and(|now| now.started == process.started)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_alert_fires_on_injected_errors_and_clears_when_they_stop() {
+async fn the_page_alert_fires_on_injected_errors_reaches_the_page_receiver_and_clears_when_they_stop(
+) {
     let since = SystemTime::now();
+    let test_started = Instant::now();
 
     // 1. The rules, generated by the generator's own code, and accepted by promtool.
     let service = e2e_spec();
     let slo = slo(&service, SLO);
-    let pages: Vec<&BurnRateAlert> = slo
-        .burn_rate_alerts
-        .iter()
-        .filter(|alert| alert.severity == Severity::Page)
-        .collect();
-    let [page] = pages[..] else {
-        panic!("the spec has one page window, not {}", pages.len())
-    };
+    let page = pair(slo, Severity::Page);
+    let ticket = pair(slo, Severity::Ticket);
     let rules = Rules::generate(&service);
     assert_promtool_accepts_rules(&rules.path());
     let alert = &slo.rules.burn_alert;
@@ -442,40 +237,20 @@ async fn the_page_alert_fires_on_injected_errors_and_clears_when_they_stop() {
     let (short, long) = (sli(page.short), sli(page.long));
     let threshold = page.threshold.to_f64();
     let page_alerts = format!("alertname=\"{alert}\",severity=\"page\"");
-    let seconds = |exact: slogen::model::Exact| Duration::from_secs_f64(exact.to_f64());
-    // At an error ratio r the long window crosses the threshold 1 / r times later than in a full outage
-    // (the short one, a fraction of it, crosses first), then the alert waits its `for`. After the errors
-    // stop, the short window drops under the threshold within (1 - threshold / r) × short: at most the
-    // model's reset time, which is that of r = 1.
-    let for_ = Duration::from_secs(page.for_.seconds);
-    let lowest_ratio = INJECTED_ERROR_RATIO * MIN_API_SHARE;
-    let fire_bound =
-        (seconds(page.time_to_fire_full_outage) - for_).div_f64(lowest_ratio) + for_ + SLACK;
-    let clear_bound = seconds(page.reset_time) + SLACK;
+    let (fire_bound, clear_bound) = (fire_bound(page), clear_bound(page));
 
-    // 2. The stores, the service, and Prometheus scraping it and evaluating the rules.
-    let postgres = block_in_place(Postgres::start);
-    let redis = block_in_place(RedisServer::start);
-    let backend = Running::start(
-        postgres.url(),
-        redis.url(),
-        &[("APP_ENV", "development".to_owned())],
-    )
-    .await;
-    let user = backend.create_user("alerta").await;
-    // One failure on each route before Prometheus' first scrape: an error counter appears with its first
-    // error, and `rate()` never counts a series' first sample, so without these the SLI would have no
-    // error series to divide while healthy, and would miss the first error of each route.
-    backend.set_faults(1.0).await;
-    for n in [0, 2] {
-        let (method, path) = request(n, user);
-        assert_eq!(
-            backend.send(method, &path, None).await.0,
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
-    }
-    backend.set_faults(0.0).await;
-    let prometheus = block_in_place(|| Prometheus::start(JOB, backend.address, &[&rules.path()]));
+    // 2. The stores, the service, Alertmanager with the generated routing, and Prometheus scraping the
+    //    service, evaluating the rules and sending its alerts to Alertmanager.
+    let backend = Backend::start().await;
+    let mut delivery = Delivery::start(&service).await;
+    let prometheus = block_in_place(|| {
+        Prometheus::start_alerting(
+            JOB,
+            backend.running.address,
+            &[&rules.path()],
+            Some(delivery.alertmanager.address()),
+        )
+    });
     let api = Api {
         prometheus: &prometheus,
     };
@@ -496,7 +271,7 @@ async fn the_page_alert_fires_on_injected_errors_and_clears_when_they_stop() {
     );
 
     // 3a. Healthy traffic: the SLI is 0 over both windows and the alert is silent.
-    let traffic = Traffic::start(&backend, user);
+    let traffic = Traffic::start(&backend.running, backend.user);
     // Until a window holds two scrapes that saw requests, its ratio is 0 / 0.
     let defined = |query: &str| {
         let result = api.query(query);
@@ -514,14 +289,25 @@ async fn the_page_alert_fires_on_injected_errors_and_clears_when_they_stop() {
         )
     });
     assert_eq!((short_ratio, long_ratio), (0.0, 0.0), "the healthy SLI");
+    // `rate()` and `increase()` need two samples of a series: the failures the service counted before the
+    // first scrape are not errors here (MetricsQL counts them, see `e2e_vmalert.rs`).
+    let first_errors =
+        format!("sum(increase(http_requests_total{{job=\"{JOB}\",status=\"5xx\"}}[1h]))");
+    assert_eq!(
+        api.query(&first_errors)
+            .first()
+            .map(|sample| number(&sample["value"][1])),
+        Some(0.0),
+        "`{first_errors}` while healthy"
+    );
     assert_eq!(
         api.alert_states(&format!("alertname=\"{alert}\"")),
         Vec::<String>::new(),
         "no burn alert while healthy"
     );
 
-    // 3b. Faults: the page alert goes pending, then fires.
-    backend.set_faults(INJECTED_ERROR_RATIO).await;
+    // 3b. Faults: the page alert goes pending, then fires, and reaches the page receiver.
+    backend.running.set_faults(INJECTED_ERROR_RATIO).await;
     let faults_on = Instant::now();
     let faults_on_at = SystemTime::now();
     let mut pending_after = None;
@@ -547,6 +333,13 @@ async fn the_page_alert_fires_on_injected_errors_and_clears_when_they_stop() {
         fire_bound.as_secs() + 1
     ));
     assert_eq!(pending.len(), 1, "`{alert}` was never pending: {pending:?}");
+    let paged_after = delivery
+        .await_page(
+            faults_on,
+            fire_bound + POLL,
+            &burn_window(page.long, page.short),
+        )
+        .await;
 
     // The short window's error ratio, once it holds only faulty traffic, is the injected ratio diluted by
     // the requests the fault switch spares (scrapes, the switch itself): compared point by point with
@@ -581,8 +374,19 @@ async fn the_page_alert_fires_on_injected_errors_and_clears_when_they_stop() {
         assert!(*ratio > threshold);
     }
 
-    // 3c. No more faults: the page alert clears.
-    backend.set_faults(0.0).await;
+    // 3c. The same faults fire the ticket, later: Alertmanager holds it inhibited by the page.
+    let inhibited_after = delivery
+        .await_ticket_inhibited(faults_on, scenario::fire_bound(ticket))
+        .await;
+    let ticket_alerts = format!("alertname=\"{alert}\",severity=\"ticket\",alertstate=\"firing\"");
+    assert_eq!(
+        api.alert_states(&ticket_alerts),
+        ["firing"],
+        "Prometheus fires the ticket"
+    );
+
+    // 3d. No more faults: the page alert clears, and its resolved notification arrives.
+    backend.running.set_faults(0.0).await;
     let faults_off = Instant::now();
     let cleared = poll(faults_off, clear_bound, || {
         api.alert_states(&page_alerts).is_empty().then_some(())
@@ -595,6 +399,9 @@ async fn the_page_alert_fires_on_injected_errors_and_clears_when_they_stop() {
             api.query(&short)
         )
     });
+    let resolved_after = delivery
+        .await_resolved(faults_off, clear_bound + POLL)
+        .await;
 
     // 4. Every series the rules read exists in Prometheus: the service's, and every recorded one.
     let mut problems = Vec::new();
@@ -633,43 +440,36 @@ async fn the_page_alert_fires_on_injected_errors_and_clears_when_they_stop() {
     }
 
     let sent = traffic.stop().await;
-    assert!(
-        sent.stopped,
-        "the traffic ran out before the test ended: {sent:?}"
-    );
-    assert_eq!(sent.failed, 0, "{sent:?}");
-    assert_eq!(
-        sent.statuses.keys().copied().collect::<Vec<_>>(),
-        [200, 500],
-        "{sent:?}"
-    );
+    sent.assert_complete();
+    let notifications = delivery.summary();
 
     eprintln!(
-        "{alert} (page, {} / {}, for {}): pending {pending_after:.1?} and firing {firing_after:.1?} after \
-         the faults (model: {:.1}s in a full outage, bound {fire_bound:.1?}); cleared {cleared_after:.1?} \
-         after they stopped (model reset time {:.2}s, bound {clear_bound:.1?}); traffic {sent:?}",
+        "Prometheus: {alert} (page, {} / {}, for {}): pending {pending_after:.1?} and firing \
+         {firing_after:.1?} after the faults (model: {:.1}s in a full outage, bound {fire_bound:.1?}); \
+         page notification {paged_after:.1?} after the faults; ticket inhibited {inhibited_after:.1?} after \
+         them; cleared {cleared_after:.1?} and resolved notification {resolved_after:.1?} after they stopped \
+         (model reset time {:.2}s, bound {clear_bound:.1?}); notifications (receiver, status, count) \
+         {notifications:?}, the page's labels {:?}; traffic {sent:?}; test {:.1?}",
         page.long.promql(),
         page.short.promql(),
         page.for_.promql(),
         page.time_to_fire_full_outage.to_f64(),
         page.reset_time.to_f64(),
+        delivery.page_labels(),
+        test_started.elapsed(),
     );
 
     // 5. Everything stops, and no process of the test outlives it.
     let children = descendants();
-    let prometheus_pid = prometheus.pid();
-    assert!(
-        children.iter().any(|child| child.pid == prometheus_pid),
-        "{children:?}"
-    );
+    for pid in [prometheus.pid(), delivery.alertmanager.pid()] {
+        assert!(
+            children.iter().any(|child| child.pid == pid),
+            "{pid} in {children:?}"
+        );
+    }
     drop(prometheus);
-    block_in_place(|| {
-        drop(redis);
-        drop(postgres);
-    });
-    let left: Vec<&Process> = children
-        .iter()
-        .filter(|child| still_running(child))
-        .collect();
+    drop(delivery);
+    backend.stop();
+    let left = still_running(&children);
     assert!(left.is_empty(), "still running: {left:?}");
 }

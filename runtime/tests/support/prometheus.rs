@@ -39,6 +39,16 @@ impl Prometheus {
     /// Starts Prometheus scraping `target`'s `/metrics` as job `job` every second, evaluating `rules`
     /// (copied into its directory) every second, and waits until it is ready.
     pub fn start(job: &str, target: SocketAddr, rules: &[&Path]) -> Self {
+        Self::start_alerting(job, target, rules, None)
+    }
+
+    /// [`Prometheus::start`], sending its alerts to the Alertmanager at `alertmanager` when given.
+    pub fn start_alerting(
+        job: &str,
+        target: SocketAddr,
+        rules: &[&Path],
+        alertmanager: Option<SocketAddr>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("create Prometheus' directory");
         let mut rule_files = Vec::new();
         for (n, rules) in rules.iter().enumerate() {
@@ -48,7 +58,8 @@ impl Prometheus {
             rule_files.push(copy);
         }
         let config = dir.path().join("prometheus.yml");
-        fs::write(&config, config_text(job, target, &rule_files)).expect("write prometheus.yml");
+        fs::write(&config, config_text(job, target, &rule_files, alertmanager))
+            .expect("write prometheus.yml");
         let log_path = dir.path().join("prometheus.log");
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0")
@@ -168,8 +179,14 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body.to_owned()))
 }
 
-/// `prometheus.yml`: one job scraping `target` every second, rules evaluated every second.
-fn config_text(job: &str, target: SocketAddr, rule_files: &[PathBuf]) -> String {
+/// `prometheus.yml`: one job scraping `target` every second, rules evaluated every second, alerts sent to
+/// `alertmanager` if any.
+fn config_text(
+    job: &str,
+    target: SocketAddr,
+    rule_files: &[PathBuf],
+    alertmanager: Option<SocketAddr>,
+) -> String {
     let mut text =
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
             .to_owned();
@@ -178,6 +195,11 @@ fn config_text(job: &str, target: SocketAddr, rule_files: &[PathBuf]) -> String 
         for file in rule_files {
             text.push_str(&format!("  - '{}'\n", file.display()));
         }
+    }
+    if let Some(alertmanager) = alertmanager {
+        text.push_str(&format!(
+            "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{alertmanager}']\n"
+        ));
     }
     text.push_str(&format!(
         "scrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"

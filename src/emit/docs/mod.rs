@@ -112,6 +112,8 @@ struct SloSection {
     burn_alert: String,
     burn_severities: String,
     absent_alert: String,
+    /// `, ` and the budget-exhausted alert with its severity, empty when the SLO has none.
+    exhausted_alert: String,
     runbook: String,
     alert_labels: String,
     alert_annotations: String,
@@ -122,6 +124,7 @@ struct BurnRow {
     severity: String,
     long: String,
     short: String,
+    burn_window: String,
     factor: String,
     budget_spent: String,
     threshold: String,
@@ -257,6 +260,11 @@ fn deploy_links(service: &Service) -> String {
             o.thanos.is_some(),
             "Thanos rules",
             conventions::THANOS_RULES_FILE,
+        ),
+        (
+            o.alertmanager,
+            "Alertmanager routing",
+            conventions::ALERTMANAGER_FILE,
         ),
     ]
     .into_iter()
@@ -421,6 +429,15 @@ fn slo_section(service: &Service, slo: &Slo) -> Result<SloSection> {
             .collect::<Vec<_>>()
             .join(" or "),
         absent_alert: code(&slo.rules.absent_alert.rule.alert),
+        exhausted_alert: match (&slo.rules.exhausted_alert, slo.budget_exhausted) {
+            (Some(alert), Some(severity)) => format!(
+                ", {} (`{}`) once the {} error budget is spent",
+                code(&alert.rule.alert),
+                conventions::severity_name(severity),
+                slo.window.promql()
+            ),
+            _ => String::new(),
+        },
         runbook: link(&slo.runbook_url, &slo.runbook_url),
         alert_labels: pairs(&slo.alert_labels),
         alert_annotations: pairs(&slo.alert_annotations),
@@ -432,6 +449,7 @@ fn burn_row(a: &BurnRateAlert) -> BurnRow {
         severity: conventions::severity_name(a.severity).into(),
         long: a.long.promql(),
         short: a.short.promql(),
+        burn_window: code(&conventions::burn_window(a.long, a.short)),
         factor: a.factor.to_string(),
         budget_spent: percent(a.budget_share * Exact::int(100)),
         threshold: a.threshold.to_string(),

@@ -19,6 +19,22 @@ pub(super) struct PairRule {
     pub(super) annotations: BTreeMap<String, Vec<Piece>>,
 }
 
+/// What is expected of an SLO's budget-exhausted alert when it fires, and what its replay reads.
+pub(super) struct ExhaustedRule {
+    pub(super) alert: String,
+    pub(super) labels: BTreeMap<String, String>,
+    /// Rendered: they print no value.
+    pub(super) annotations: BTreeMap<String, String>,
+    pub(super) for_: Duration,
+    /// The error budget as `slo:error_budget:ratio` prints it, which the budget left divides by.
+    pub(super) budget: f64,
+    /// The SLO window in seconds.
+    pub(super) window: u64,
+    /// The window whose event rates the SLO window's ratio sums; `None` when the SLO window's ratio is
+    /// recorded from the raw series like the alert windows'.
+    pub(super) summed_from: Option<u64>,
+}
+
 /// One SLO with everything its tests need: feeds, the queries they must (and other SLOs' feeds must not)
 /// match, and the alerts as the rules file renders them.
 pub(super) struct SloCase<'a> {
@@ -33,6 +49,7 @@ pub(super) struct SloCase<'a> {
     pub(super) absent_labels: BTreeMap<String, String>,
     pub(super) absent_annotations: BTreeMap<String, String>,
     pub(super) absent_for: Duration,
+    pub(super) exhausted: Option<ExhaustedRule>,
     /// The longest SLI window recorded: counters start high enough that `rate()` never extrapolates to zero.
     pub(super) longest_window: Duration,
 }
@@ -62,6 +79,26 @@ impl<'a> SloCase<'a> {
             })
             .collect::<Result<Vec<_>>>()?;
         let absent = &rules.absent_alert;
+        let exhausted = match &rules.exhausted_alert {
+            Some(generated) => Some(ExhaustedRule {
+                alert: generated.rule.alert.clone(),
+                labels: generated.firing_labels.clone(),
+                annotations: render(&parse_annotations(slo, &generated.rule.annotations)?, 0.0),
+                for_: generated.rule.for_,
+                budget: slo
+                    .budget
+                    .ratio
+                    .to_string()
+                    .parse()
+                    .context("a printed budget")?,
+                window: slo.window.seconds,
+                summed_from: rules
+                    .period_record
+                    .as_ref()
+                    .map(|_| rules.sli_records[0].window.seconds),
+            }),
+            None => None,
+        };
         let feeds = feeds(service, slo, &queries, uses)?;
         let series = [Spelling::Prometheus3, Spelling::GoClient]
             .map(|spelling| feeds.iter().map(|f| f.series(spelling)).collect());
@@ -76,6 +113,7 @@ impl<'a> SloCase<'a> {
             absent_labels: absent.firing_labels.clone(),
             absent_annotations: render(&parse_annotations(slo, &absent.rule.annotations)?, 1.0),
             absent_for: absent.rule.for_,
+            exhausted,
             longest_window: rules.longest_window(),
         })
     }

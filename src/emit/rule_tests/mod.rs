@@ -38,7 +38,8 @@ use crate::model::{BurnRateAlert, Duration, Service, Severity};
 use cases::SloCase;
 use replay::scenario;
 use scenarios::{
-    above_tickets, at_factor, below_pages, low_traffic, no_data, outage, quiet, quiet_period,
+    above_tickets, at_factor, below_pages, exhausted, low_traffic, no_data, outage, quiet,
+    quiet_period,
 };
 use series::{queries, Uses};
 
@@ -71,6 +72,20 @@ pub fn emit(service: &Service) -> Result<Vec<(String, String)>> {
     if grids.is_empty() {
         grids.insert(60);
     }
+    // The budget-exhausted alerts are tested in the finest file, which must then sample the shortest window
+    // whose rates the SLO window's ratio sums (a service that only opens tickets has no file that fine).
+    let exhausted_shortest = cases
+        .iter()
+        .filter(|c| c.exhausted.is_some())
+        .filter_map(|c| c.slo.rules.sli_records.first())
+        .map(|r| r.window.seconds)
+        .min();
+    if let Some(shortest) = exhausted_shortest {
+        let finest = *grids.first().expect("at least one grid");
+        if traffic::Range::LeftOpen.reach(shortest, finest) == 0 {
+            grids.insert((shortest / SAMPLES_PER_SHORT_WINDOW).max(1));
+        }
+    }
     let finest = *grids.first().expect("at least one grid");
     let coarsest = *grids.last().expect("at least one grid");
     // A burn below the page factors is shown to fire no page at the coarsest interval that samples every page
@@ -89,6 +104,7 @@ pub fn emit(service: &Service) -> Result<Vec<(String, String)>> {
         if g == finest {
             tests.push(no_data(&cases, g));
             tests.extend(scenario(&cases, g, |c| quiet_period(c, g))?);
+            tests.extend(scenario(&cases, g, |c| exhausted(c, g))?);
         }
         for pair in pairs.iter().filter(|p| p.grid() == g) {
             tests.extend(scenario(&cases, g, |c| at_factor(c, pair, g))?);

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use super::cases::{render, SloCase};
 use super::scenarios::{Claim, Plan};
 use super::series::Spelling;
-use super::traffic::{replay, Firing, Range, Sums, Traffic, RANGES, TOLERANCE};
+use super::traffic::{replay, replay_exhausted, Firing, Range, Sums, Traffic, RANGES, TOLERANCE};
 use super::{alert_tests, dur, Checks, ExpAlert, ExprTest, InputSeries, TestGroup};
 use crate::model::template::{self, Piece};
 use crate::model::Severity;
@@ -178,9 +178,48 @@ pub(super) fn part<'c>(
             replays.push((range, replay(case, &sums, false).0));
         }
     }
+    // The budget-exhausted alert under each range semantics, with a budget left at zero read as spent and
+    // as not.
+    let mut exhausted_replays: Vec<(Range, Vec<bool>)> = Vec::new();
+    if let Some(rule) = &case.exhausted {
+        for range in RANGES {
+            let sums = Sums::new(&traffic, range, g);
+            let (spent, touched) = replay_exhausted(rule, &sums, true);
+            exhausted_replays.push((range, spent));
+            if touched {
+                exhausted_replays.push((range, replay_exhausted(rule, &sums, false).0));
+            }
+        }
+    }
     let mut tests = Checks::new();
     'checks: for (at, claim) in &plan.checks {
         let i = (at / g) as usize;
+        if let Claim::Exhausted { firing } = claim {
+            let rule = case
+                .exhausted
+                .as_ref()
+                .context("a budget-exhausted claim on an SLO without the alert")?;
+            for (range, replay) in &exhausted_replays {
+                if replay[i] != *firing {
+                    bail!(
+                        "{}: the model's timing ({claim:?} at {}) disagrees with replaying its rules with \
+                         {range:?} ranges",
+                        case.slo.id,
+                        dur(*at)
+                    );
+                }
+            }
+            let expected = if *firing {
+                vec![ExpAlert {
+                    exp_labels: &rule.labels,
+                    exp_annotations: Cow::Borrowed(&rule.annotations),
+                }]
+            } else {
+                Vec::new()
+            };
+            tests.insert((*at, &rule.alert), expected);
+            continue;
+        }
         let firing = &replays[0].1[i];
         let expected = firing_alerts(case, firing)?;
         for (range, other) in &replays[1..] {
@@ -214,8 +253,8 @@ pub(super) fn part<'c>(
             Claim::NoPage => firing
                 .iter()
                 .all(|(p, _)| case.slo.burn_rate_alerts[*p].severity != Severity::Page),
-            // The SLO is fed from the first step on.
-            Claim::Present => true,
+            // The SLO is fed from the first step on; budget-exhausted claims were checked above.
+            Claim::Present | Claim::Exhausted { .. } => true,
         };
         if !holds {
             bail!(

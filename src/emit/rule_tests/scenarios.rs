@@ -54,6 +54,8 @@ pub(super) enum Claim {
     NoPage,
     /// The absent alert does not fire: the SLI has data.
     Present,
+    /// The budget-exhausted alert is or is not firing.
+    Exhausted { firing: bool },
 }
 
 /// One SLO's part in a test: its burn stretches (the last one lasts to the end), checks at seconds, the
@@ -461,8 +463,49 @@ pub(super) fn low_traffic(case: &SloCase, g: u64) -> Option<(String, Plan)> {
     ))
 }
 
+/// The budget-exhausted alert, in a history as short as a test's: a steady burn just below the budget's rate
+/// (`25/26` of it) leaves a little budget, so it does not fire once its `for` has passed; a burn 8% above
+/// the budget's rate after it brings the SLO window's ratio over the budget and fires it once that burn has
+/// outweighed the first (three times as many steps, for the weight the summed rates give early steps) and
+/// filled one rate window, plus its `for`. Only in the finest file, where the rates the SLO window's ratio
+/// sums have samples.
+pub(super) fn exhausted(case: &SloCase, g: u64) -> Option<(String, Plan)> {
+    let rule = case.exhausted.as_ref()?;
+    let shortest = case.slo.rules.sli_records.first()?.window.seconds;
+    if Range::LeftOpen.reach(shortest, g) == 0 {
+        return None;
+    }
+    let budget = case.slo.budget.ratio;
+    let over = min(
+        budget.mul(Exact::new(27, 25)),
+        Exact::int(1).add(budget).div(Exact::int(2)),
+    );
+    let wait = rule.for_.seconds.div_ceil(g);
+    let below = wait + 2;
+    let above = 3 * below + Range::LeftClosed.reach(shortest, g);
+    let quiet_at = below * g;
+    let fired_by = (below + above + wait + 1) * g;
+    Some((
+        format!(
+            "{}: a burn just under the budget's rate leaves budget; 8% over it, the budget is spent and it fires by {}",
+            rule.alert,
+            dur(fired_by)
+        ),
+        Plan::new(
+            vec![
+                (below, Burn::Ratio(budget.mul(BELOW))),
+                (0, Burn::Ratio(over)),
+            ],
+            vec![
+                (quiet_at, Claim::Exhausted { firing: false }),
+                (fired_by, Claim::Exhausted { firing: true }),
+            ],
+        ),
+    ))
+}
+
 /// No series at all: every absent alert fires once its `for` has passed, not one interval before, and no
-/// burn-rate alert fires.
+/// burn-rate or budget-exhausted alert fires.
 pub(super) fn no_data<'c>(cases: &'c [SloCase], g: u64) -> TestGroup<'c> {
     let mut tests = Checks::new();
     for c in cases {
@@ -476,9 +519,12 @@ pub(super) fn no_data<'c>(cases: &'c [SloCase], g: u64) -> TestGroup<'c> {
         };
         tests.insert((fires, &c.absent_alert), vec![absent]);
         tests.insert((fires, &c.burn_alert), Vec::new());
+        if let Some(exhausted) = &c.exhausted {
+            tests.insert((fires, &exhausted.alert), Vec::new());
+        }
     }
     TestGroup {
-        name: "no data: every SLI's absent alert fires after its `for`, no burn-rate alert fires"
+        name: "no data: every SLI's absent alert fires after its `for`, no other SLO alert fires"
             .into(),
         interval: dur(g),
         input_series: Vec::new(),

@@ -7,6 +7,7 @@
 
 use std::ops::{Add as _, Mul as _};
 
+use super::cases::ExhaustedRule;
 use super::scenarios::{Burn, Plan};
 use super::series::Role;
 use super::SloCase;
@@ -180,6 +181,11 @@ impl Sums {
     /// float operations, so the same result to the bit): to the window's start when the first sample lies
     /// within 1.1 intervals of it, else by half an interval; the last sample is at the window's end.
     pub(super) fn increase(&self, window: u64, i: usize) -> Option<f64> {
+        self.extrapolated(&self.events, window, i)
+    }
+
+    /// `increase()` of the counter whose prefix sums are `counter`, as [`Sums::increase`] computes it.
+    fn extrapolated(&self, counter: &[u64], window: u64, i: usize) -> Option<f64> {
         let first = self.first(window, i)?;
         let g = self.g as f64;
         let sampled = (i - first) as f64 * g;
@@ -191,9 +197,61 @@ impl Sums {
             } else {
                 average / 2.0
             };
-        let delta = (self.events[i] - self.events[first]) as f64;
+        let delta = (counter[i] - counter[first]) as f64;
         Some(delta * (extrapolate_to / sampled))
     }
+
+    /// The SLO window's error ratio at step `i`: summed from the per-step rates over `from` (bad over all
+    /// events summed over the window, the rates' extrapolation and `/ from` applied as Prometheus applies
+    /// them), or over the raw window when `from` is `None`; none without events.
+    pub(super) fn period_ratio(&self, window: u64, from: Option<u64>, i: usize) -> Option<f64> {
+        let Some(from) = from else {
+            return self.ratio(window, i);
+        };
+        let first = i.saturating_sub(self.range.reach(window, self.g) as usize);
+        let (mut bad, mut events, mut any) = (0.0, 0.0, false);
+        for j in first..=i {
+            if let (Some(b), Some(e)) = (
+                self.extrapolated(&self.bad, from, j),
+                self.extrapolated(&self.events, from, j),
+            ) {
+                bad += b / from as f64;
+                events += e / from as f64;
+                any = true;
+            }
+        }
+        (any && events > 0.0).then(|| bad / events)
+    }
+}
+
+/// Per step, whether the SLO's budget-exhausted alert fires: the budget left, `1 - ratio / budget`, at or
+/// below zero for its `for`. Also says whether the budget left came within [`TOLERANCE`] of zero, where
+/// `edge` decides.
+pub(super) fn replay_exhausted(rule: &ExhaustedRule, sums: &Sums, edge: bool) -> (Vec<bool>, bool) {
+    let mut touched = false;
+    let mut since = None;
+    let mut out = Vec::with_capacity(sums.events.len());
+    for i in 0..sums.events.len() {
+        let left = sums
+            .period_ratio(rule.window, rule.summed_from, i)
+            .map(|ratio| 1.0 - ratio / rule.budget);
+        let spent = match left {
+            Some(left) if left.abs() <= TOLERANCE => {
+                touched = true;
+                edge
+            }
+            Some(left) => left <= 0.0,
+            None => false,
+        };
+        if spent {
+            let start = *since.get_or_insert(i);
+            out.push(((i - start) as u64) * sums.g >= rule.for_.seconds);
+        } else {
+            since = None;
+            out.push(false);
+        }
+    }
+    (out, touched)
 }
 
 /// Per step, the burn-rate pairs (indexes into the SLO's alerts) firing, with the alert's value.

@@ -149,6 +149,7 @@ impl Lowering<'_> {
                 [
                     conventions::slo_burn_alert(&service.name, &slo.name),
                     conventions::slo_absent_alert(&service.name, &slo.name),
+                    conventions::slo_budget_exhausted_alert(&service.name, &slo.name),
                 ]
             })
             .collect();

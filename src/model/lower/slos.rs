@@ -203,6 +203,7 @@ impl Lowering<'_> {
             ratio: budget_ratio,
             minutes: window_seconds.div(Exact::int(60)).mul(budget_ratio),
         };
+        let budget_exhausted = self.budget_exhausted(file, n, &spec.alerting);
         let page = spec.alerting.page.unwrap_or(tier.page);
         let ticket = spec.alerting.ticket.unwrap_or(tier.ticket);
         let mut burn_rate_alerts = Vec::new();
@@ -319,8 +320,38 @@ impl Lowering<'_> {
             alert_labels,
             alert_annotations,
             runbook_url,
+            budget_exhausted,
             rules: SloRules::default(),
         })
+    }
+
+    /// The severity of the SLO's budget-exhausted alert, `None` when it has none; a severity set without
+    /// the alert is reported, since it would silently do nothing.
+    fn budget_exhausted(
+        &mut self,
+        file: usize,
+        slo: &str,
+        alerting: &spec::SloAlertingSpec,
+    ) -> Option<Severity> {
+        let on = alerting
+            .budget_exhausted
+            .as_ref()
+            .is_some_and(|on| *on.get_ref());
+        match (&alerting.budget_exhausted_severity, on) {
+            (Some(severity), true) => Some(*severity.get_ref()),
+            (None, true) => Some(Severity::Ticket),
+            (Some(severity), false) => {
+                self.error(
+                    file,
+                    severity.span(),
+                    format!("SLO `{slo}` sets `budget_exhausted_severity` without the alert"),
+                    "has no effect",
+                    "add `budget_exhausted = true` to alert once the error budget is spent, or remove this line",
+                );
+                None
+            }
+            (None, false) => None,
+        }
     }
 
     /// The SLO's window, checked against the longest alert window; `None` after reporting a problem.

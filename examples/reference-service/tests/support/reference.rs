@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use crate::services::unique_name;
 
 /// The repository root, where `slos/` and `generated/` live.
+#[allow(dead_code, reason = "e2e_vmalert reads nothing from the repository")]
 pub fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
