@@ -180,11 +180,16 @@ impl<'n> Fields<'n> {
     pub fn finish(self, problems: &mut Problems, known: &[&str]) {
         for ((key, _), taken) in self.entries.iter().zip(self.taken) {
             if !taken {
+                let squash = |k: &str| k.replace('_', "").to_ascii_lowercase();
+                let help = match known.iter().find(|k| squash(k) == squash(key.text())) {
+                    Some(k) => format!("did you mean `{k}`? (this file's format spells it so)"),
+                    None => format!("known fields: {}", known.join(", ")),
+                };
                 problems.error(
                     key.span.clone(),
                     format!("unknown field `{}` in {}", key.text(), self.what),
                     "not a field here",
-                    format!("known fields: {}", known.join(", ")),
+                    help,
                 );
             }
         }

@@ -429,33 +429,3 @@ fn snake(node: &Node, text: &str, p: &mut Problems, what: &str) -> Option<String
     }
     Some(name)
 }
-
-#[cfg(test)]
-mod dev_dump {
-    #[test]
-    fn dump() {
-        let dir = "/work/shared/peers/sloth/examples";
-        for f in std::fs::read_dir(dir).unwrap() {
-            let path = f.unwrap().path();
-            if path.is_dir() {
-                continue;
-            }
-            let inputs = vec![crate::model::lower::SourceFile {
-                path: path.display().to_string(),
-                text: std::fs::read_to_string(&path).unwrap(),
-            }];
-            match super::read(&inputs, None) {
-                Ok(services) => {
-                    for s in services {
-                        println!(
-                            "=== {}\n{}",
-                            path.display(),
-                            super::super::toml_out::render(&s).0
-                        )
-                    }
-                }
-                Err(e) => println!("ERR {}\n{e}", path.display()),
-            }
-        }
-    }
-}

@@ -218,30 +218,32 @@ fn slo(
             name_node.span.clone(),
         ),
     };
-    let Some(objective_node) = objective else {
-        p.error(
-            name_node.span.clone(),
-            format!("SLO `{sloth_name}` has no `objective`"),
-            "no objective",
-            "add `objective: 99.9` (percent)",
-        );
-        return None;
+    let objective = match objective {
+        Some(node) => number(node, p, "`objective`").map(|o| Sourced::at(o, node.span.clone())),
+        None => {
+            p.error(
+                name_node.span.clone(),
+                format!("SLO `{sloth_name}` has no `objective`"),
+                "no objective",
+                "add `objective: 99.9` (percent)",
+            );
+            None
+        }
     };
-    let objective = Sourced::at(
-        number(objective_node, p, "`objective`")?,
-        objective_node.span.clone(),
-    );
-    let Some((sli_key, sli_node)) = sli else {
-        p.error(
-            name_node.span.clone(),
-            format!("SLO `{sloth_name}` has no `sli`"),
-            "no SLI",
-            "add `sli:` with `events` or `raw` queries",
-        );
-        return None;
+    let sli = match sli {
+        Some((key, node)) => read_sli(key, node, d, p),
+        None => {
+            p.error(
+                name_node.span.clone(),
+                format!("SLO `{sloth_name}` has no `sli`"),
+                "no SLI",
+                "add `sli:` with `events` or `raw` queries",
+            );
+            None
+        }
     };
-    let sli = read_sli(sli_key, sli_node, d, p)?;
-    let alerting = read_alerting(alerting, d, &names, p)?;
+    let alerting = read_alerting(alerting, d, &names, p);
+    let (objective, sli, alerting) = (objective?, sli?, alerting?);
     Some(ImportedSlo {
         name: Sourced::at(name, name_node.span.clone()),
         comments,
