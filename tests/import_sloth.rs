@@ -4,24 +4,18 @@
 //!
 //! Sloth's examples are read from `../shared/peers/sloth/examples` (Apache-2.0, not copied into this repository).
 
-#[path = "common/binary.rs"]
-mod binary;
+#[path = "common/sloth.rs"]
+mod common;
 #[path = "common/promtool.rs"]
 mod promtool;
 
 use std::path::{Path, PathBuf};
 
-use binary::{root, slogen, text};
+use common::{root, slogen, sloth_dir, text};
 
 /// Sloth's examples and the rules Sloth generated from them.
 fn sloth_examples() -> PathBuf {
-    let dir = root().join("../shared/peers/sloth/examples");
-    assert!(
-        dir.is_dir(),
-        "{} is missing: the Sloth examples are the test's input",
-        dir.display()
-    );
-    dir
+    sloth_dir().join("examples")
 }
 
 /// Every spec example (`*.yml`, not the `windows/` folder), sorted.
@@ -332,7 +326,7 @@ fn the_same_service_in_two_files_is_refused_with_both_places() {
         err.contains("service `myservice` is imported twice"),
         "{err}"
     );
-    assert!(err.contains("k8s-getting-started.yml:14:"), "{err}");
-    assert!(err.contains("getting-started.yml:2:"), "{err}");
+    assert!(err.contains("k8s-getting-started.yml:12:12"), "{err}");
+    assert!(err.contains("/getting-started.yml:2:10"), "{err}");
     assert!(!dir.path().join("slos").exists());
 }

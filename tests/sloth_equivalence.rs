@@ -16,8 +16,8 @@
 //! steady traffic fed here they agree except for the first minutes, whose 5-minute windows hold less than 5
 //! minutes of samples; the test bounds that difference by what those minutes can weigh.
 
-#[path = "common/binary.rs"]
-mod binary;
+#[path = "common/sloth.rs"]
+mod common;
 #[path = "common/promtool.rs"]
 mod promtool;
 
@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use binary::{root, slogen, text};
+use common::{slogen, sloth_dir, text};
 use serde_norway::Value;
 
 /// Minutes the scenario runs: long enough for the 3-day ticket window to fill, fire and reset.
@@ -158,7 +158,7 @@ enum Compare {
 
 /// Sloth's rule documents: each `---` document of `_gen/<example>.yml` as Prometheus would load it.
 fn sloth_rule_files(example: &str, dir: &Path) -> Vec<PathBuf> {
-    let gen = root().join(format!("../shared/peers/sloth/_gen/{example}.yml"));
+    let gen = sloth_dir().join(format!("_gen/{example}.yml"));
     let text = std::fs::read_to_string(&gen).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (Sloth's generated rules are the reference)",
@@ -332,7 +332,7 @@ fn evaluate(
 /// Imports, generates and compares one example; returns its figures or what differs.
 fn compare(example: &str, inputs: Inputs) -> Result<String, String> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let source = root().join(format!("../shared/peers/sloth/examples/{example}.yml"));
+    let source = sloth_dir().join(format!("examples/{example}.yml"));
     let out = slogen(
         &["import", "sloth", source.to_str().unwrap(), "--out", "slos"],
         dir.path(),
