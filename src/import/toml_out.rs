@@ -270,3 +270,42 @@ pub fn toml_string(s: &str) -> String {
     }
     toml::Value::String(s.to_string()).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{toml_string, OriginMap};
+
+    #[test]
+    fn strings_read_back_exactly() {
+        for s in [
+            "plain",
+            "",
+            r#"sum(rate(x{code=~"5.."}[{{.window}}]))"#,
+            "it's",
+            r#"both ' and ""#,
+            "a\nmulti-line\nquery\n",
+            "lines with ' quote\nand more",
+            "ends with quote'\nx'",
+            "has ''' inside\nyes",
+            "tab\there",
+            "control \u{7} bell",
+            "back\\slash",
+            "crlf\r\nline",
+        ] {
+            let written = toml_string(s);
+            let parsed: toml::Table = toml::from_str(&format!("v = {written}"))
+                .unwrap_or_else(|e| panic!("{written}: {e}"));
+            assert_eq!(parsed["v"].as_str(), Some(s), "{written}");
+        }
+        assert_eq!(toml_string("myservice"), "\"myservice\"");
+        assert_eq!(toml_string(r#"up{job="a"}"#), r#"'up{job="a"}'"#);
+    }
+
+    #[test]
+    fn the_innermost_written_range_wins() {
+        let map = OriginMap(vec![(0..50, 100..110), (10..20, 200..205)]);
+        assert_eq!(map.origin_of(&(12..13)), Some(200..205));
+        assert_eq!(map.origin_of(&(30..31)), Some(100..110));
+        assert_eq!(map.origin_of(&(60..61)), None);
+    }
+}

@@ -342,3 +342,56 @@ impl Builder<'_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{parse, Kind, Node};
+    use crate::import::Problems;
+
+    fn map(node: &Node) -> &[(Node, Node)] {
+        match &node.kind {
+            Kind::Map(e) => e,
+            other => panic!("not a map: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn spans_are_bytes_of_the_text() {
+        let text = "é: \"x é\"\nlist:\n  - a: 99.9\n---\nb: ~\n";
+        let mut p = Problems::new(0);
+        let docs = parse(text, &mut p).unwrap();
+        assert_eq!(docs.len(), 2);
+        let first = map(&docs[0]);
+        assert_eq!(&text[first[0].0.span.clone()], "é");
+        assert_eq!(&text[first[0].1.span.clone()], "\"x é\"");
+        assert_eq!(first[0].1.text(), "x é");
+        let Kind::Seq(items) = &first[1].1.kind else {
+            panic!()
+        };
+        let inner = map(&items[0]);
+        assert_eq!(&text[inner[0].1.span.clone()], "99.9");
+        assert_eq!(items[0].span.start, text.find("a:").unwrap());
+        assert!(map(&docs[1])[0].1.is_null());
+        assert!(p.list.is_empty());
+    }
+
+    #[test]
+    fn a_repeated_key_is_reported_and_the_first_kept() {
+        let text = "a: 1\nb: 2\na: 3\n";
+        let mut p = Problems::new(0);
+        let docs = parse(text, &mut p).unwrap();
+        assert_eq!(map(&docs[0]).len(), 2);
+        assert_eq!(map(&docs[0])[0].1.text(), "1");
+        assert_eq!(p.list.len(), 1);
+        assert_eq!(p.list[0].labels[0].range, 10..11);
+    }
+
+    #[test]
+    fn aliases_read_as_their_anchor_and_syntax_errors_have_a_place() {
+        let mut p = Problems::new(0);
+        let docs = parse("a: &x {k: v}\nb: *x\n", &mut p).unwrap();
+        assert_eq!(map(&map(&docs[0])[1].1)[0].1.text(), "v");
+        let e = parse("a: [1\n", &mut p).unwrap_err();
+        assert_eq!(e.at, 6);
+    }
+}

@@ -224,7 +224,7 @@ pub fn prometheus_duration(text: &str) -> Option<u64> {
         millis = millis.checked_add(n.checked_mul(*scale)?)?;
         rest = &rest[unit.len()..];
     }
-    (last.is_some() && millis % 1000 == 0).then_some(millis / 1000)
+    (last.is_some() && millis.is_multiple_of(1000)).then_some(millis / 1000)
 }
 
 #[cfg(test)]
