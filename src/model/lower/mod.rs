@@ -4,9 +4,11 @@
 
 mod alerts;
 mod dashboard;
+mod inner;
 mod labels;
 mod metrics;
 mod percent;
+mod query;
 mod service;
 mod slos;
 mod tiers;
