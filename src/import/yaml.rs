@@ -210,6 +210,7 @@ pub struct SyntaxError {
 pub fn parse(text: &str, problems: &mut Problems) -> Result<Vec<Node>, SyntaxError> {
     let bytes = CharToByte::new(text);
     let mut builder = Builder {
+        text,
         bytes: &bytes,
         stack: Vec::new(),
         docs: Vec::new(),
@@ -257,6 +258,7 @@ struct Open {
 }
 
 struct Builder<'a, 'p> {
+    text: &'a str,
     bytes: &'a CharToByte,
     stack: Vec<Open>,
     docs: Vec<Node>,
@@ -269,8 +271,12 @@ impl Builder<'_, '_> {
         let range = self.bytes.range(span);
         match event {
             Event::Scalar(text, style, anchor, _) => {
+                // A block scalar's span runs to the next key: point at its first line only.
+                let first_line = self.text[range.clone()]
+                    .find('\n')
+                    .map_or(range.end, |i| range.start + i);
                 let node = Node {
-                    span: range,
+                    span: range.start..first_line,
                     kind: Kind::Scalar {
                         text: text.into_owned(),
                         plain: style == ScalarStyle::Plain,
