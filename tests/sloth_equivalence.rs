@@ -1,7 +1,7 @@
 //! Imported Sloth specs behave as Sloth's own rules, checked by the real promtool on the same input series.
 //!
 //! For every Sloth example, the test imports it, generates slogen's rules, and evaluates two rule sets over the
-//! same series (errors ramping up and down over 3.7 days): Sloth's generated file as it is (`_gen/`, read from
+//! same series (errors ramping up and down over 3.8 days): Sloth's generated file as it is (`_gen/`, read from
 //! `../shared`; of a Kubernetes `PrometheusRule` only its `spec`, the rule groups Prometheus reads), and
 //! slogen's. They run in separate promtool runs: both record the same series names, and a run with both would
 //! let one set's alerts read the other's records. Each run evaluates the same probes at the same times: every
@@ -29,7 +29,7 @@ use common::{slogen, sloth_dir, text};
 use serde_norway::Value;
 
 /// Minutes the scenario runs: long enough for the 3-day ticket window to fill, fire and reset.
-const END: u64 = 5_300;
+const END: u64 = 5_500;
 /// Minutes between samples and between rule evaluations (both rule sets are compared at every one).
 const STEP: u64 = 2;
 
@@ -52,29 +52,30 @@ const EXAMPLES: [(&str, Inputs); 6] = [
 ];
 
 /// Bad events per minute in phases (start minute, bad per minute) out of [`TOTAL`] a minute: a fast burn, a
-/// slow one, a trickle and a long low burn, each followed by quiet.
+/// slow one, a trickle and a long low burn, each followed by quiet. The fast burn comes after 6 hours of
+/// traffic, so that the slow page pair's 6-hour window is full and only the fast pair can page on it.
 const PHASES: [(u64, u64); 8] = [
     (0, 0),
-    (120, 598),
-    (150, 0),
-    (300, 80),
-    (780, 0),
-    (1_000, 5),
-    (1_600, 13),
-    (4_600, 0),
+    (400, 598),
+    (430, 0),
+    (700, 80),
+    (1_180, 0),
+    (1_400, 5),
+    (2_000, 13),
+    (5_000, 0),
 ];
 /// Requests a minute: a prime, so no window's error ratio lands exactly on a threshold.
 const TOTAL: u64 = 9_973;
 /// Client satisfaction in the same phases (the raw SLI's error ratio is one minus its average).
 const SATISFACTION: [(u64, f64, f64); 8] = [
     (0, 0.991, 0.987),
-    (120, 0.113, 0.109),
-    (150, 0.991, 0.987),
-    (300, 0.613, 0.607),
-    (780, 0.991, 0.987),
-    (1_000, 0.951, 0.957),
-    (1_600, 0.931, 0.937),
-    (4_600, 0.991, 0.987),
+    (400, 0.113, 0.109),
+    (430, 0.991, 0.987),
+    (700, 0.613, 0.607),
+    (1_180, 0.991, 0.987),
+    (1_400, 0.951, 0.957),
+    (2_000, 0.931, 0.937),
+    (5_000, 0.991, 0.987),
 ];
 
 fn phase<T: Copy>(phases: &[(u64, T)], minute: u64) -> T {
@@ -331,7 +332,7 @@ fn evaluate(
 }
 
 /// Imports, generates and compares one example; returns its figures or what differs.
-fn compare(example: &str, inputs: Inputs) -> Result<String, String> {
+fn compare(example: &str, inputs: Inputs, edit: fn(String) -> String) -> Result<String, String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let source = sloth_dir().join(format!("examples/{example}.yml"));
     let out = slogen(
@@ -340,6 +341,11 @@ fn compare(example: &str, inputs: Inputs) -> Result<String, String> {
     );
     if out.status.code() != Some(0) {
         return Err(format!("{example} does not import:\n{}", text(&out.stderr)));
+    }
+    for spec in std::fs::read_dir(dir.path().join("slos")).unwrap() {
+        let path = spec.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, edit(text)).unwrap();
     }
     let gen = slogen(
         &["generate", "--slos", "slos", "--out", "generated"],
@@ -441,7 +447,11 @@ fn imported_rules_compute_the_same_slis_and_fire_the_same_alerts_as_sloths() {
         let handles: Vec<_> = [first, second]
             .into_iter()
             .map(|half| {
-                s.spawn(move || half.iter().map(|(e, i)| compare(e, *i)).collect::<Vec<_>>())
+                s.spawn(move || {
+                    half.iter()
+                        .map(|(e, i)| compare(e, *i, |spec| spec))
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
         handles
@@ -460,5 +470,25 @@ fn imported_rules_compute_the_same_slis_and_fire_the_same_alerts_as_sloths() {
         failures.is_empty(),
         "imported rules differ from Sloth's:\n{}",
         failures.join("\n")
+    );
+}
+
+/// The comparison can fail: the same import with the page's fast window spending 3% of the budget instead of
+/// Sloth's 2% (a factor of 21.6 instead of 14.4) pages later than Sloth, and the test says so.
+#[test]
+fn a_changed_burn_rate_factor_is_caught() {
+    promtool::require();
+    let edited = compare("getting-started", Inputs::Http("myservice"), |spec| {
+        assert!(spec.contains("budget_percent = 2\n"), "{spec}");
+        spec.replacen("budget_percent = 2\n", "budget_percent = 3\n", 1)
+    });
+    let err = edited.expect_err("a factor of 21.6 must page at other times than Sloth's 14.4");
+    assert!(
+        err.contains("alert MyServiceHighErrorRate page"),
+        "the page alert differs: {err}"
+    );
+    assert!(
+        !err.contains("slo:sli_error"),
+        "the SLI records are untouched: {err}"
     );
 }
