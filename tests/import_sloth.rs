@@ -224,7 +224,7 @@ fn alert_windows_files_replace_sloths_builtin_windows() {
         "{err}"
     );
     assert!(
-        err.contains("7d.yaml:3:"),
+        err.contains("7d.yaml:4:14"),
         "positioned at the sloPeriod: {err}"
     );
     assert!(!dir.path().join("slos").exists(), "nothing written");

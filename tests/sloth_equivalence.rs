@@ -10,6 +10,9 @@
 //! with `label_replace`, and an empty expectation makes promtool print what it got, so both runs' values are
 //! read back exactly (promtool prints every digit) and compared here.
 //!
+//! Before running, every label and annotation of each Sloth alert must be on slogen's alerts of the same name
+//! and severity, annotations as Sloth's alert renders them.
+//!
 //! Windowed records must agree to 1e-9 (Sloth's factor times its float budget `1 - 0.9990000000000001` and
 //! slogen's exact `0.0144` differ in the 14th digit), alerts must fire at the same minutes. The SLO-window
 //! records differ by design: Sloth averages the 5-minute ratios, slogen divides bad by all events. With the
@@ -331,6 +334,81 @@ fn evaluate(
     values
 }
 
+/// Every label and annotation of each Sloth alert, on every slogen alert of the same name and severity:
+/// annotations as Sloth's alert shows them, its `{{$labels.sloth_service}}` and `{{$labels.sloth_slo}}`
+/// filled in from the SLO the alert selects.
+fn same_labels_and_annotations(example: &str, sloth: &[PathBuf], ours: &[PathBuf]) -> Vec<String> {
+    let alerts = |files: &[PathBuf]| -> Vec<Value> {
+        files
+            .iter()
+            .flat_map(|f| {
+                let rules: Value =
+                    serde_norway::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+                rules["groups"]
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|g| g["rules"].as_sequence().unwrap().clone())
+                    .filter(|r| r.get("alert").is_some())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let ours = alerts(ours);
+    let mut problems = Vec::new();
+    for rule in alerts(sloth) {
+        let name = rule["alert"].as_str().unwrap();
+        let expr = rule["expr"].as_str().unwrap();
+        let selected = |label: &str| {
+            let value = expr.split(&format!("{label}=\"")).nth(1).unwrap();
+            value.split('"').next().unwrap().to_string()
+        };
+        let severity = rule["labels"]["sloth_severity"].as_str().unwrap();
+        let ours_id = format!(
+            "{}-{}",
+            slogen::conventions::snake_case(&selected("sloth_service")),
+            slogen::conventions::snake_case(&selected("sloth_slo"))
+        );
+        let same: Vec<&Value> = ours
+            .iter()
+            .filter(|r| {
+                r["alert"].as_str() == Some(name)
+                    && r["labels"]["sloth_severity"].as_str() == Some(severity)
+                    && r["expr"]
+                        .as_str()
+                        .unwrap()
+                        .contains(&format!("sloth_id=\"{ours_id}\""))
+            })
+            .collect();
+        if same.is_empty() {
+            problems.push(format!(
+                "{example}: no slogen alert {name} ({severity}) for {ours_id}"
+            ));
+        }
+        for r in same {
+            for (field, fill) in [("labels", false), ("annotations", true)] {
+                for (k, v) in rule[field].as_mapping().into_iter().flatten() {
+                    let mut want = v.as_str().unwrap().to_string();
+                    if fill {
+                        for label in ["sloth_service", "sloth_slo"] {
+                            want =
+                                want.replace(&format!("{{{{$labels.{label}}}}}"), &selected(label));
+                        }
+                    }
+                    let got = r[field].get(k.as_str().unwrap()).and_then(Value::as_str);
+                    if got != Some(want.as_str()) {
+                        problems.push(format!(
+                            "{example}: {name} ({severity}) {field}.{}: Sloth {want:?}, slogen {got:?}",
+                            k.as_str().unwrap()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
 /// Imports, generates and compares one example; returns its figures or what differs.
 fn compare(example: &str, inputs: Inputs, edit: fn(String) -> String) -> Result<String, String> {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -364,6 +442,7 @@ fn compare(example: &str, inputs: Inputs, edit: fn(String) -> String) -> Result<
         .collect();
     ours_files.sort();
     let sloth_files = sloth_rule_files(example, dir.path());
+    let mut problems = same_labels_and_annotations(example, &sloth_files, &ours_files);
     let (probes, alert_count) = probes(&sloth_files);
     let series = input_series(inputs);
     let sloth = evaluate(dir.path(), "sloth", &sloth_files, &series, &probes, |p| {
@@ -372,7 +451,6 @@ fn compare(example: &str, inputs: Inputs, edit: fn(String) -> String) -> Result<
     let ours = evaluate(dir.path(), "slogen", &ours_files, &series, &probes, |p| {
         &p.ours
     });
-    let mut problems = Vec::new();
     let (mut compared, mut firing_minutes) = (0, 0);
     for (i, p) in probes.iter().enumerate() {
         let mut fired = 0;
