@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{diagnostics, emit, load, model, write};
+use crate::model::lower::SourceFile;
+use crate::{diagnostics, emit, import, load, model, write};
 
 /// Compiles SLO and metric specs (TOML) into a Rust metrics module, Prometheus rules, Grafana dashboards and docs.
 #[derive(Debug, Parser)]
@@ -31,6 +32,32 @@ pub enum Command {
     Validate(SpecDir),
     /// Print the JSON Schema of the spec format.
     Schema,
+    /// Turn another tool's SLO files into spec files (one per service), written into a folder.
+    #[command(subcommand)]
+    Import(Import),
+}
+
+/// The formats `import` reads.
+#[derive(Debug, Subcommand)]
+pub enum Import {
+    /// Sloth's `prometheus/v1` specs, `PrometheusServiceLevel` resources and `AlertWindows` (multi-document
+    /// YAML); the imported alerts behave as Sloth's.
+    Sloth(SlothImport),
+}
+
+/// Arguments of `import sloth`.
+#[derive(Debug, Args)]
+pub struct SlothImport {
+    /// Sloth YAML files. `AlertWindows` among them replace Sloth's built-in windows, as its
+    /// `--slo-period-windows-path` does.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Folder to write `<service>.toml` files into (created if missing); an existing file is never replaced.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The SLO period Sloth generated with (its `--default-slo-period`).
+    #[arg(long, default_value = crate::import::sloth::DEFAULT_PERIOD)]
+    pub slo_period: String,
 }
 
 /// Where the specs are.
@@ -95,6 +122,7 @@ pub fn run(cli: &Cli) -> Outcome {
             },
             Err(e) => Outcome::fail(e),
         },
+        Command::Import(Import::Sloth(args)) => import_sloth(args),
         Command::Schema => match emit::schema::emit() {
             Ok(s) => Outcome {
                 stdout: s,
@@ -186,4 +214,52 @@ fn check(p: &Paths) -> Outcome {
         drift.len()
     ));
     Outcome::fail(err)
+}
+
+fn import_sloth(args: &SlothImport) -> Outcome {
+    let mut inputs = Vec::new();
+    for path in &args.files {
+        match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => inputs.push(SourceFile {
+                    path: path.display().to_string(),
+                    text,
+                }),
+                Err(e) => {
+                    return Outcome::fail(format!(
+                        "error: {} is not UTF-8 (byte {} is invalid); nothing was written\nhelp: save it as UTF-8\n",
+                        path.display(),
+                        e.utf8_error().valid_up_to()
+                    ))
+                }
+            },
+            Err(e) => {
+                return Outcome::fail(format!(
+                    "error: cannot read {}: {e}; nothing was written\n",
+                    path.display()
+                ))
+            }
+        }
+    }
+    let imported = match import::sloth::import(&inputs, Some(&args.slo_period), &args.out) {
+        Ok(i) => i,
+        Err(e) => return Outcome::fail(e),
+    };
+    match import::write_new(&args.out, &imported.files) {
+        Ok(paths) => Outcome {
+            stdout: format!(
+                "imported {} service(s) from {} file(s): {}\nnext: set `team` and `runbook_base_url` where the files say so, then `slogen generate --slos {}`\n",
+                paths.len(),
+                inputs.len(),
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                args.out.display()
+            ),
+            ..Outcome::default()
+        },
+        Err(e) => Outcome::fail(format!("error: {e:#}\n")),
+    }
 }

@@ -343,6 +343,30 @@ pub fn upper_camel(text: &str) -> String {
         .collect()
 }
 
+/// `requests-availability` → `requests_availability`, `HomeWiFi` → `home_wi_fi`: a name from another tool
+/// (Sloth, OpenSLO) in the snake_case slogen names take; empty when it has no letter or digit.
+pub fn snake_case(text: &str) -> String {
+    words(text)
+        .iter()
+        .map(|w| w.to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// The tier an imported service's file defines for it (`sloth_myservice`): one per service, so files
+/// imported together or one by one never define a tier twice.
+pub fn imported_tier(tool: &str, service: &str) -> String {
+    format!("{tool}_{service}")
+}
+
+/// The spec file an importer writes for a service: `myservice.toml`.
+pub fn imported_spec_file(service: &str) -> String {
+    format!("{service}.toml")
+}
+
+/// The `#:schema` line an imported spec starts with: the schema beside `generated/`, as in `slos/`.
+pub const IMPORTED_SCHEMA_LINE: &str = "#:schema ../generated/slogen.schema.json";
+
 /// The enum variant for a closed label value; a value that starts with a digit is prefixed with the label
 /// name (`status` = `5xx` → `Status5xx`), since Rust identifiers cannot start with one.
 pub fn label_variant(label: &str, value: &str) -> String {
@@ -434,6 +458,15 @@ pub fn is_snake_case(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !name.ends_with('_')
         && !name.contains("__")
+}
+
+/// Is `name` a name an SLO's burn-rate alerts may be given (`[A-Za-z][A-Za-z0-9_]*`)? Prometheus takes any
+/// string; this keeps names that read as identifiers in routes and templates, UpperCamelCase like Sloth's
+/// `MyServiceHighErrorRate` or snake_case alike.
+pub fn is_alert_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Is `name` UpperCamelCase (`[A-Z][A-Za-z0-9]*`), the form alert names take?

@@ -2,7 +2,7 @@
 //! module, Prometheus recording and alerting rules, a Grafana dashboard and markdown docs.
 //!
 //! The pipeline is one module per stage: [`spec`] (TOML types) → [`model`] (validated) → [`emit`] (outputs)
-//! → [`write`](mod@write) (atomic write or drift check).
+//! → [`write`](mod@write) (atomic write or drift check). [`import`] turns other tools' SLO files into specs.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -10,6 +10,7 @@ pub mod cli;
 pub mod conventions;
 pub mod diagnostics;
 pub mod emit;
+pub mod import;
 pub mod load;
 pub mod model;
 pub mod spec;

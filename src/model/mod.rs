@@ -11,6 +11,8 @@ pub mod number;
 pub mod outputs;
 pub mod promql;
 mod promql_check;
+pub mod query;
+pub mod regex;
 pub mod rules;
 pub mod template;
 
@@ -218,6 +220,30 @@ pub enum Sli {
         /// Every `le` text the threshold's bucket may be stored under, by any client and Prometheus major.
         le: Vec<String>,
     },
+    /// Sloth's `events`: bad and all events per second, each a PromQL query over a window.
+    Events {
+        /// Bad events per second.
+        errors: query::WindowQuery,
+        /// All events per second.
+        total: query::WindowQuery,
+        /// How the rule tests feed it.
+        feed: query::QueryFeed,
+    },
+    /// Sloth's `raw`: the error ratio itself, a PromQL query over a window; it has no event count.
+    Raw {
+        /// The error ratio.
+        error_ratio: query::WindowQuery,
+        /// How the rule tests feed it.
+        feed: query::QueryFeed,
+    },
+}
+
+impl Sli {
+    /// Whether the SLI counts events (all but `raw`): only then can an alert require a minimum of events,
+    /// and the SLO window's ratio weigh every event the same.
+    pub fn counts_events(&self) -> bool {
+        !matches!(self, Sli::Raw { .. })
+    }
 }
 
 /// A service level objective.
@@ -243,10 +269,17 @@ pub struct Slo {
     pub budget: ErrorBudget,
     /// Multi-window multi-burn-rate alerts, in severity then window order.
     pub burn_rate_alerts: Vec<BurnRateAlert>,
+    /// The name its burn-rate alerts share: the spec's `alerting.name` (as Sloth's), else
+    /// `<Service><Slo>BudgetBurn`.
+    pub burn_alert: String,
     /// Extra alert labels.
     pub alert_labels: BTreeMap<String, String>,
     /// Extra alert annotations.
     pub alert_annotations: BTreeMap<String, String>,
+    /// Extra labels and annotations of its page alerts.
+    pub page_extras: SeverityExtras,
+    /// Extra labels and annotations of its ticket alerts.
+    pub ticket_extras: SeverityExtras,
     /// Runbook URL.
     pub runbook_url: String,
     /// The severity of the alert that fires once the SLO window's error budget is spent; `None` when the
@@ -254,6 +287,27 @@ pub struct Slo {
     pub budget_exhausted: Option<Severity>,
     /// Its recording and alerting rules.
     pub rules: SloRules,
+}
+
+/// Extra labels and annotations of an SLO's burn-rate alerts of one severity, as Sloth's `page_alert` and
+/// `ticket_alert` give them: routing keys, a channel, a `severity` of the team's own.
+#[derive(Debug, Clone, Default)]
+pub struct SeverityExtras {
+    /// Labels, over the SLO's (they may replace `severity`).
+    pub labels: BTreeMap<String, String>,
+    /// Annotations, over the SLO's and the generated ones.
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Slo {
+    /// The extras of the alerts of `severity` (none for `info`, which burn-rate alerts never have).
+    pub fn extras(&self, severity: Severity) -> Option<&SeverityExtras> {
+        match severity {
+            Severity::Page => Some(&self.page_extras),
+            Severity::Ticket => Some(&self.ticket_extras),
+            Severity::Info => None,
+        }
+    }
 }
 
 /// An SLO's rolling window: any whole number of seconds from the longest alert window up to 366 days.

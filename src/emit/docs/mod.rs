@@ -16,8 +16,10 @@ use crate::conventions::{
 };
 use crate::model::rules::DISPLAY_WINDOW;
 use crate::model::{
-    promql, BurnRateAlert, Exact, LabelValues, Metric, MetricKind, Model, Selector, Service,
-    Severity, Sli, Slo, ThresholdAlert, Tier,
+    promql,
+    query::{QueryFeed, WindowQuery},
+    BurnRateAlert, Exact, LabelValues, Metric, MetricKind, Model, Selector, Service, Severity, Sli,
+    Slo, ThresholdAlert, Tier,
 };
 use markdown::{
     cell, code, duration, human_seconds, link, or_dash, pairs, percent, prose, window_words, yes_no,
@@ -117,6 +119,8 @@ struct SloSection {
     runbook: String,
     alert_labels: String,
     alert_annotations: String,
+    /// Per severity (`page`, `ticket`), the extra labels and annotations of its alerts, when it has some.
+    severity_extras: Vec<(String, String)>,
 }
 
 #[derive(Serialize)]
@@ -420,12 +424,13 @@ fn slo_section(service: &Service, slo: &Slo) -> Result<SloSection> {
         burn_rows: slo.burn_rate_alerts.iter().map(burn_row).collect(),
         burn_alert: code(&slo.rules.burn_alert),
         burn_severities: slo
-            .burn_rate_alerts
+            .rules
+            .burn_alerts
             .iter()
-            .map(|a| a.severity)
+            .filter_map(|a| a.rule.labels.get(conventions::SEVERITY_LABEL))
             .collect::<BTreeSet<_>>()
             .into_iter()
-            .map(|s| code(conventions::severity_name(s)))
+            .map(|s| code(s))
             .collect::<Vec<_>>()
             .join(" or "),
         absent_alert: code(&slo.rules.absent_alert.rule.alert),
@@ -441,6 +446,26 @@ fn slo_section(service: &Service, slo: &Slo) -> Result<SloSection> {
         runbook: link(&slo.runbook_url, &slo.runbook_url),
         alert_labels: pairs(&slo.alert_labels),
         alert_annotations: pairs(&slo.alert_annotations),
+        severity_extras: [Severity::Page, Severity::Ticket]
+            .into_iter()
+            .filter_map(|severity| {
+                let extras = slo.extras(severity)?;
+                let parts: Vec<String> = [
+                    ("labels", &extras.labels),
+                    ("annotations", &extras.annotations),
+                ]
+                .into_iter()
+                .filter(|(_, map)| !map.is_empty())
+                .map(|(what, map)| format!("{what} {}", pairs(map)))
+                .collect();
+                (!parts.is_empty()).then(|| {
+                    (
+                        conventions::severity_name(severity).to_string(),
+                        parts.join("; "),
+                    )
+                })
+            })
+            .collect(),
     })
 }
 
@@ -517,6 +542,8 @@ fn sli_kind(sli: &Sli) -> &'static str {
     match sli {
         Sli::Ratio { .. } => "ratio",
         Sli::Latency { .. } => "latency",
+        Sli::Events { .. } => "events",
+        Sli::Raw { .. } => "raw",
     }
 }
 
@@ -557,6 +584,43 @@ fn sli_words(service: &Service, sli: &Sli) -> String {
                 counted(service, histogram)
             )
         }
+        Sli::Events { errors, total, feed } => format!(
+            "bad events per second over all events per second, each a PromQL query over each recorded window \
+             (`<window>`, Sloth's window placeholder). Bad events: {}; all events: {}.{}",
+            code(&one_line(errors)),
+            code(&one_line(total)),
+            untested(feed)
+        ),
+        Sli::Raw { error_ratio, feed } => format!(
+            "the error ratio as one PromQL query over each recorded window (`<window>`, Sloth's window \
+             placeholder): {}. A raw \
+             SLI counts no events, so its alerts have no low-traffic guard, and its ratio over the SLO window \
+             is the average of its 5-minute ratios, as Sloth records it (a 5-minute ratio of 0/0 = NaN \
+             would stay in that average for the whole window: write the query so that no traffic gives no \
+             sample).{}",
+            code(&one_line(error_ratio)),
+            untested(feed)
+        ),
+    }
+}
+
+/// A query on one line with `<window>` for its placeholders, for a sentence of the docs (the PromQL blocks
+/// show it over 5 minutes as written).
+fn one_line(query: &WindowQuery) -> String {
+    query
+        .shown("<window>")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// For a query SLI the rule tests cannot feed, a sentence saying so and why; empty when they feed it.
+fn untested(feed: &QueryFeed) -> String {
+    match feed {
+        QueryFeed::Unfed(why) => format!(
+            " The generated rule tests leave this SLO out: {why}, the shape whose input series they can feed."
+        ),
+        _ => String::new(),
     }
 }
 

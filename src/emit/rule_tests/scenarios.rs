@@ -375,8 +375,12 @@ pub(super) fn quiet(case: &SloCase, g: u64) -> Option<(String, Plan)> {
 /// Traffic, then a quiet period without a single request, then traffic again: as soon as traffic resumes, the
 /// SLO window's error ratio, the budget left and both burn rates are numbers (an average poisoned by one
 /// 0/0 would stay NaN for the whole SLO window). Only in the finest file: the records read the shortest
-/// window, which holds at least two of its samples.
+/// window, which holds at least two of its samples. Not for an SLI without an event count (`raw`): its SLO
+/// window's ratio averages its query's ratios, as Sloth's does, and a query of 0/0 poisons that average.
 pub(super) fn quiet_period(case: &SloCase, g: u64) -> Option<(String, Plan)> {
+    if !case.slo.sli.counts_events() {
+        return None;
+    }
     let rules = &case.slo.rules;
     let shortest = rules.sli_records.first()?.window;
     if Range::LeftOpen.reach(shortest.seconds, g) == 0 || shortest.seconds >= QUIET_PERIOD {
@@ -511,16 +515,20 @@ pub(super) fn no_data<'c>(cases: &'c [SloCase], g: u64) -> TestGroup<'c> {
     for c in cases {
         let fires = ceil_to(Exact::int(c.absent_for.seconds), g);
         if fires >= g {
-            tests.insert((fires - g, &c.absent_alert), Vec::new());
+            tests.entry((fires - g, &c.absent_alert)).or_default();
         }
         let absent = ExpAlert {
             exp_labels: &c.absent_labels,
             exp_annotations: Cow::Borrowed(&c.absent_annotations),
         };
-        tests.insert((fires, &c.absent_alert), vec![absent]);
-        tests.insert((fires, &c.burn_alert), Vec::new());
+        // SLOs may share an alert name: each adds its alerts to the name's expected ones.
+        tests
+            .entry((fires, &c.absent_alert))
+            .or_default()
+            .push(absent);
+        tests.entry((fires, &c.burn_alert)).or_default();
         if let Some(exhausted) = &c.exhausted {
-            tests.insert((fires, &exhausted.alert), Vec::new());
+            tests.entry((fires, &exhausted.alert)).or_default();
         }
     }
     TestGroup {

@@ -92,10 +92,7 @@ pub(super) fn panels(service: &Service) -> Vec<Panel> {
 }
 
 fn matcher(label: &str, values: Vec<String>) -> Matcher {
-    Matcher {
-        label: label.to_string(),
-        values,
-    }
+    Matcher::any_of(label, &values, false)
 }
 
 fn column(field: Field, title: &str) -> Column {

@@ -114,47 +114,84 @@ impl Lowering<'_> {
                 );
                 false
             }
-            Ok(ast) => {
-                let mut misuse = Vec::new();
-                super::promql_check::metric_misuse(&ast, declared, &mut misuse);
-                // A metric defined with errors is not in the index: its series are not misuses.
-                let broken = &self.broken.metrics;
-                misuse.retain(|m| {
-                    !broken.iter().any(|b| {
-                        m.selector == *b
-                            || m.selector
-                                .strip_prefix(b.as_str())
-                                .is_some_and(|rest| rest.starts_with('_'))
-                    })
-                });
-                for m in &misuse {
-                    self.error(
-                        file,
-                        span.clone(),
-                        m.message.clone(),
-                        m.label.clone(),
-                        m.hint.clone(),
-                    );
-                }
-                misuse.is_empty()
-            }
+            Ok(ast) => self.metric_use(file, |_| span.clone(), &ast, declared),
         }
     }
 
+    /// Reports every misuse of a declared metric in a parsed expression, at the span `locate` gives for the
+    /// selector's name: counters read as levels, gauges rated, labels the metric does not have; true when
+    /// there is none.
+    pub(super) fn metric_use(
+        &mut self,
+        file: usize,
+        locate: impl Fn(&str) -> Range<usize>,
+        ast: &promql_parser::parser::Expr,
+        declared: &Declared,
+    ) -> bool {
+        let mut misuse = Vec::new();
+        super::promql_check::metric_misuse(ast, declared, &mut misuse);
+        // A metric defined with errors is not in the index: its series are not misuses.
+        let broken = &self.broken.metrics;
+        misuse.retain(|m| {
+            !broken.iter().any(|b| {
+                m.selector == *b
+                    || m.selector
+                        .strip_prefix(b.as_str())
+                        .is_some_and(|rest| rest.starts_with('_'))
+            })
+        });
+        for m in &misuse {
+            self.error(
+                file,
+                locate(&m.selector),
+                m.message.clone(),
+                m.label.clone(),
+                m.hint.clone(),
+            );
+        }
+        misuse.is_empty()
+    }
+
+    /// Threshold alerts may not take a name an SLO's alerts have, nor an SLO's burn-rate alerts the name of
+    /// an absent alert. SLOs may share a burn-rate alert name, as Sloth's specs often do: their alerts differ
+    /// in the `slo` label.
     pub(super) fn check_alert_names(&mut self, file: usize, service: &Service, spec: &SpecFile) {
-        let generated: HashSet<String> = service
+        let absent: HashSet<String> = service
             .slos
             .iter()
             .flat_map(|slo| {
-                [
-                    conventions::slo_burn_alert(&service.name, &slo.name),
-                    conventions::slo_absent_alert(&service.name, &slo.name),
-                    conventions::slo_budget_exhausted_alert(&service.name, &slo.name),
-                ]
+                let exhausted = slo
+                    .budget_exhausted
+                    .map(|_| conventions::slo_budget_exhausted_alert(&service.name, &slo.name));
+                std::iter::once(conventions::slo_absent_alert(&service.name, &slo.name))
+                    .chain(exhausted)
             })
             .collect();
+        for (name, slo) in &spec.slos {
+            let Some(alert) = &slo.get_ref().alerting.name else {
+                continue;
+            };
+            if absent.contains(alert.get_ref()) {
+                self.error(
+                    file,
+                    alert.span(),
+                    format!(
+                        "the burn-rate alerts of SLO `{}` take the name of an absent or budget-exhausted alert",
+                        name.get_ref()
+                    ),
+                    "same name as another SLO alert",
+                    "choose another name",
+                );
+            }
+        }
+        let generated: HashSet<&str> = service
+            .slos
+            .iter()
+            .map(|slo| slo.burn_alert.as_str())
+            .chain(absent.iter().map(String::as_str))
+            .collect();
         for name in spec.alerts.keys() {
-            if generated.contains(name.get_ref()) {
+            if generated.contains(name.get_ref().as_str()) {
                 self.error(
                     file,
                     name.span(),

@@ -2,12 +2,15 @@
 //!
 //! One submodule per spec section; each adds its checks to [`Lowering`], which collects every problem.
 
+mod alerting;
 mod alerts;
 mod dashboard;
+mod inner;
 mod labels;
 mod metrics;
 mod outputs;
 mod percent;
+mod query;
 mod service;
 mod slos;
 mod tiers;

@@ -131,12 +131,13 @@ impl Lowering<'_> {
     pub(super) fn lower_slo(
         &mut self,
         file: usize,
-        service: &Service,
+        declared: &Declared,
         service_tier: &str,
         (policy, check_window): (&[BurnRateWindow], bool),
         name: &Name,
         spec: &spec::SloSpec,
     ) -> Option<Slo> {
+        let service = declared.service();
         let n = name.get_ref();
         let mut ok = true;
         if spec.description.get_ref().trim().is_empty() {
@@ -179,20 +180,26 @@ impl Lowering<'_> {
             .filter(|_| check_window)
             .unwrap_or(Duration { seconds: 0 });
         let window = self.slo_window(file, name, spec.window.as_ref(), longest);
-        let sli = self.lower_sli(file, service, name, spec);
-        let mut alert_labels = BTreeMap::new();
-        for (k, v) in &spec.alerting.labels {
-            if self.label_name(file, k, "alert label") && self.not_generated_label(file, k) {
-                alert_labels.insert(k.get_ref().clone(), v.clone());
-            }
+        let min_events = spec
+            .min_events
+            .as_ref()
+            .map(|m| *m.get_ref())
+            .or(tier.as_ref().and_then(|t| t.min_events));
+        if let (Some(_), Some(m)) = (&spec.raw, &spec.min_events) {
+            self.error(
+                file,
+                m.span(),
+                format!("`min_events` on SLO `{n}`, whose `raw` SLI counts no events"),
+                "no event count to compare with",
+                "remove `min_events`: a raw SLI's alerts have no low-traffic guard (a tier's `min_events` does \
+                 not apply to it either); an `events` SLI has one",
+            );
+            ok = false;
         }
-        for (k, v) in &spec.alerting.annotations {
-            if let Err(action) = super::template::parse(v) {
-                self.error(file, k.span(), format!("annotation `{}` of SLO `{n}` uses the template `{action}`", k.get_ref()), "cannot be checked", "SLO alert annotations are static text plus `{{ $value | humanizePercentage }}`, so that the generated rule tests can predict them; the alert labels already name the service and SLO");
-                ok = false;
-            }
-        }
-        let (Some(tier), Some(objective), Some(window), Some(sli)) = (tier, objective, window, sli)
+        let sli = self.lower_sli(file, declared, name, spec, min_events != Some(0));
+        let alerting = self.slo_alerting(file, service, name, &spec.alerting);
+        let (Some(tier), Some(objective), Some(window), Some(sli), Some(alerting)) =
+            (tier, objective, window, sli, alerting)
         else {
             return None;
         };
@@ -264,10 +271,11 @@ impl Lowering<'_> {
                 continue;
             }
             let one_minus = Exact::int(1).checked_sub(threshold)?;
-            let min_events = spec
-                .min_events
-                .or(tier.min_events)
-                .unwrap_or_else(|| single_failure_guard(threshold));
+            let min_events = if sli.counts_events() {
+                min_events.unwrap_or_else(|| single_failure_guard(threshold))
+            } else {
+                0
+            };
             burn_rate_alerts.push(BurnRateAlert {
                 severity,
                 long,
@@ -284,28 +292,6 @@ impl Lowering<'_> {
                 reset_time: one_minus.mul(Exact::int(short.seconds)),
             });
         }
-        let alert_annotations = spec
-            .alerting
-            .annotations
-            .iter()
-            .map(|(k, v)| (k.get_ref().clone(), v.clone()))
-            .collect();
-        let runbook = spec.alerting.runbook.as_ref();
-        let runbook_url = conventions::runbook_url(
-            &service.runbook_base_url,
-            runbook.map_or(n.as_str(), |r| r.get_ref().as_str()),
-        );
-        // The URL is an annotation: the generated rule tests must be able to render it.
-        if let (Some(runbook), Err(action)) = (runbook, super::template::parse(&runbook_url)) {
-            self.error(
-                file,
-                runbook.span(),
-                format!("runbook of SLO `{n}` uses the template `{action}`"),
-                "a template in a URL",
-                "give a runbook slug or URL without `{{ … }}`",
-            );
-            ok = false;
-        }
         ok.then(|| Slo {
             name: n.clone(),
             id: conventions::slo_id(&service.name, n),
@@ -317,9 +303,12 @@ impl Lowering<'_> {
             sli,
             budget,
             burn_rate_alerts,
-            alert_labels,
-            alert_annotations,
-            runbook_url,
+            burn_alert: alerting.burn_alert,
+            alert_labels: alerting.labels,
+            alert_annotations: alerting.annotations,
+            page_extras: alerting.page,
+            ticket_extras: alerting.ticket,
+            runbook_url: alerting.runbook_url,
             budget_exhausted,
             rules: SloRules::default(),
         })
@@ -397,17 +386,20 @@ impl Lowering<'_> {
         Some(window)
     }
 
-    /// The SLO's SLI: a ratio of counters or a latency histogram; `None` after reporting problems.
+    /// The SLO's SLI: a ratio of counters, a latency histogram or a query SLI; `None` after reporting
+    /// problems. `guarded` says whether its alerts count events for `min_events`.
     fn lower_sli(
         &mut self,
         file: usize,
-        service: &Service,
+        declared: &Declared,
         name: &Name,
         spec: &spec::SloSpec,
+        guarded: bool,
     ) -> Option<Sli> {
+        let service = declared.service();
         let n = name.get_ref();
-        let sli = match (&spec.ratio, &spec.latency) {
-            (Some(r), None) => {
+        let sli = match (&spec.ratio, &spec.latency, &spec.events, &spec.raw) {
+            (Some(r), None, None, None) => {
                 let errors = self.selector(
                     file,
                     service,
@@ -431,7 +423,7 @@ impl Lowering<'_> {
                 }
                 Sli::Ratio { errors, total }
             }
-            (None, Some(l)) => {
+            (None, Some(l), None, None) => {
                 let histogram = self.selector(
                     file,
                     service,
@@ -459,8 +451,10 @@ impl Lowering<'_> {
                     le: crate::model::bounds::le_spellings(threshold),
                 }
             }
+            (None, None, Some(e), None) => self.lower_events(file, declared, e, guarded)?,
+            (None, None, None, Some(r)) => self.lower_raw(file, declared, r)?,
             _ => {
-                self.error(file, name.span(), format!("SLO `{n}` needs exactly one of `ratio` and `latency`"), "which SLI?", "add a `[slos.<name>.ratio]` table with `errors` and `total`, or a `[slos.<name>.latency]` table with `metric` and `threshold`");
+                self.error(file, name.span(), format!("SLO `{n}` needs exactly one of `ratio`, `latency`, `events` and `raw`"), "which SLI?", "add one `[slos.<name>.ratio]` table with `errors` and `total`, `[slos.<name>.latency]` with `metric` and `threshold`, `[slos.<name>.events]` with `errors` and `total` queries, or `[slos.<name>.raw]` with an `error_ratio` query");
                 return None;
             }
         };
