@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::Extension;
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::{HeaderValue, Request, Response, StatusCode};
 use axum::routing::{get, post};
@@ -115,7 +114,7 @@ fn app(metrics: &Arc<Metrics>, config: &RuntimeConfig, hang: Hang) -> Router {
         .route("/users/{id}", get(|| async { "user" }))
         .route(
             "/id",
-            get(|Extension(id): Extension<RequestId>| async move {
+            get(|id: RequestId| async move {
                 let current = current_request_id().expect("inside a request");
                 format!("{id} {current}")
             }),
@@ -258,7 +257,7 @@ async fn a_valid_incoming_request_id_is_kept_everywhere() {
         .await
         .expect("infallible");
     assert_eq!(response.headers()[REQUEST_ID_HEADER], id.as_str());
-    // The handler read it both from the extensions and from the task-local.
+    // The handler read it both as an extractor and with `current_request_id`.
     assert_eq!(body_text(response).await, format!("{id} {id}"));
 
     let response = app
@@ -330,6 +329,25 @@ async fn an_invalid_incoming_request_id_is_replaced_and_never_repeated() {
         }
         assert!(captured(&logs).contains(&format!("request_id={echoed} ")));
     }
+}
+
+#[tokio::test]
+async fn the_request_id_extractor_outside_the_layer_is_a_500_naming_the_layer() {
+    let app: Router =
+        Router::new().route("/id", get(|id: RequestId| async move { id.to_string() }));
+    let response = app
+        .oneshot(
+            Request::get("/id")
+                .body(Body::empty())
+                .expect("a valid request"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        body_text(response).await,
+        "no request ID: the route is not wrapped by HttpMetricsLayer"
+    );
 }
 
 #[test]
