@@ -57,8 +57,8 @@
 //!
 //! # Cost
 //!
-//! Per request, besides the recorder's own work: one `Arc` clone of the recorder and one of the route
-//! template's `Arc<str>`, the request ID (a reference-counted view of the incoming header, or for a
+//! Per request, besides the recorder's own work: one `Arc` clone of the state the requests of a route share
+//! (the recorder and the route template, learnt from the route's first request), the request ID (a reference-counted view of the incoming header, or for a
 //! generated one a reference-counted slice of a per-thread buffer holding the text of 64 IDs, so one
 //! allocation per 64 requests), and two `Instant` reads. No locks, no system calls. The span and the current ID are entered and left around each poll of
 //! the handler's future by the layer's own future, with no per-poll clone; on a thread without a tracing
@@ -75,7 +75,8 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::ptr;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -384,7 +385,10 @@ impl<S> Layer<S> for HttpMetricsLayer {
     fn layer(&self, inner: S) -> HttpMetrics<S> {
         HttpMetrics {
             inner,
-            recorder: Arc::clone(&self.recorder),
+            endpoint: Arc::new(Endpoint {
+                recorder: Arc::clone(&self.recorder),
+                route: OnceLock::new(),
+            }),
         }
     }
 }
@@ -393,7 +397,16 @@ impl<S> Layer<S> for HttpMetricsLayer {
 #[derive(Clone)]
 pub struct HttpMetrics<S> {
     inner: S,
+    endpoint: Arc<Endpoint>,
+}
+
+/// What the requests through one wrapped service share: the recorder, and the route template the service
+/// serves. axum wraps each route's endpoint separately and hands every request of a route the same
+/// `Arc<str>` as its [`MatchedPath`], so the template is learnt from the first request and later requests
+/// point at it instead of holding a reference-counted clone each.
+struct Endpoint {
     recorder: Arc<dyn HttpRecorder>,
+    route: OnceLock<MatchedPath>,
 }
 
 impl<S> fmt::Debug for HttpMetrics<S> {
@@ -421,18 +434,21 @@ where
             .get(REQUEST_ID_HEADER)
             .and_then(RequestId::parse)
             .unwrap_or_else(RequestId::generate);
-        let route = Route::of(&request);
+        let route = Route::of(&request, &self.endpoint);
         let method = request.method().clone();
-        let span = request_span(&id, &method, route.as_str());
-        self.recorder.request_started(&method, route.as_str());
         let mut finish = Finish {
-            recorder: Arc::clone(&self.recorder),
+            endpoint: Arc::clone(&self.endpoint),
             method,
             route,
             start,
             in_inner: true,
             done: false,
         };
+        let span = request_span(&id, &finish.method, finish.route());
+        finish
+            .endpoint
+            .recorder
+            .request_started(&finish.method, finish.route());
         let mut id = Some(id);
         // The service may do work before returning its future: give it the same context as the future.
         let inner = {
@@ -467,31 +483,34 @@ fn request_span(id: &RequestId, method: &Method, route: &str) -> Span {
     tracing::info_span!("request", request_id = %id, method = %method, route = %route)
 }
 
-/// The route label: the template axum matched, shared rather than copied, or [`UNMATCHED_ROUTE`].
+/// The route label: the template axum matched, or [`UNMATCHED_ROUTE`].
 enum Route {
+    /// The template of the request's [`Endpoint`], the usual case: nothing to hold.
+    Endpoint,
+    /// Another template, when one wrapped service is reached through several routes (a layered
+    /// `MethodRouter` mounted twice): shared rather than copied.
     Matched(MatchedPath),
     Unmatched,
 }
 
 impl Route {
-    fn of<B>(request: &Request<B>) -> Self {
-        request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or(Route::Unmatched, |path| Route::Matched(path.clone()))
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            Route::Matched(path) => path.as_str(),
-            Route::Unmatched => UNMATCHED_ROUTE,
+    fn of<B>(request: &Request<B>, endpoint: &Endpoint) -> Self {
+        let Some(path) = request.extensions().get::<MatchedPath>() else {
+            return Route::Unmatched;
+        };
+        // The endpoint keeps its template alive, so the same address means the same text.
+        let known = endpoint.route.get_or_init(|| path.clone());
+        if ptr::eq(known.as_str(), path.as_str()) {
+            Route::Endpoint
+        } else {
+            Route::Matched(path.clone())
         }
     }
 }
 
 /// Reports the end of a request exactly once: when it answers, or when it is dropped unanswered.
 struct Finish {
-    recorder: Arc<dyn HttpRecorder>,
+    endpoint: Arc<Endpoint>,
     method: Method,
     route: Route,
     start: Instant,
@@ -502,11 +521,25 @@ struct Finish {
 }
 
 impl Finish {
+    /// The route label of the request.
+    #[inline]
+    fn route(&self) -> &str {
+        match &self.route {
+            Route::Endpoint => self
+                .endpoint
+                .route
+                .get()
+                .map_or(UNMATCHED_ROUTE, MatchedPath::as_str),
+            Route::Matched(path) => path.as_str(),
+            Route::Unmatched => UNMATCHED_ROUTE,
+        }
+    }
+
     fn record(&mut self, status: u16) {
         self.done = true;
-        self.recorder.request_finished(
+        self.endpoint.recorder.request_finished(
             &self.method,
-            self.route.as_str(),
+            self.route(),
             status,
             self.start.elapsed(),
         );
