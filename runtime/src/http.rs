@@ -488,7 +488,7 @@ enum Route {
     /// The template of the request's [`Endpoint`], the usual case: nothing to hold.
     Endpoint,
     /// Another template, when one wrapped service is reached through several routes (a layered
-    /// `MethodRouter` mounted twice): shared rather than copied.
+    /// `MethodRouter` given its state, then mounted twice): shared rather than copied.
     Matched(MatchedPath),
     Unmatched,
 }

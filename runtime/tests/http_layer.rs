@@ -424,6 +424,40 @@ async fn routes_are_labelled_by_template_and_unknown_paths_stay_bounded() {
 }
 
 #[tokio::test]
+async fn one_layered_handler_mounted_at_two_routes_is_labelled_by_each() {
+    let metrics = Arc::new(Metrics::new());
+    // The layer wraps the handler once (`with_state` turns it into a service there and then), and both
+    // routes share that wrapped service.
+    let handler = get(|| async { "shared" })
+        .layer(HttpMetricsLayer::new(Arc::new(Recorder(Arc::clone(
+            &metrics,
+        )))))
+        .with_state(());
+    let app: Router = Router::new()
+        .route("/a/{id}", handler.clone())
+        .route("/b/{id}", handler);
+    for (path, times) in [("/a/1", 2), ("/b/1", 3), ("/a/2", 1)] {
+        for _ in 0..times {
+            let response = app
+                .clone()
+                .oneshot(get_request(path))
+                .await
+                .expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    }
+    let text = scrape(&metrics).await;
+    assert_eq!(
+        sample(&text, &requests_total("GET", "/a/{id}", "2xx")),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(&text, &requests_total("GET", "/b/{id}", "2xx")),
+        Some(3.0)
+    );
+}
+
+#[tokio::test]
 async fn failures_are_counted_and_in_flight_returns_to_zero() {
     let metrics = Arc::new(Metrics::new());
     let (app, mut hang) = default_app(&metrics);
