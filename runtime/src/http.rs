@@ -623,24 +623,22 @@ where
             }
             result
         };
-        let Poll::Ready(result) = result else {
+        let Poll::Ready(mut result) = result else {
             return Poll::Pending;
         };
-        match result {
-            Ok(mut response) => {
+        let status = match &mut result {
+            Ok(response) => {
                 let id = this
                     .id
                     .take()
                     .expect("the request's ID is back in its slot");
                 response.headers_mut().insert(REQUEST_ID_HEADER, id.0);
-                this.finish.record(response.status().as_u16());
-                Poll::Ready(Ok(response))
+                response.status().as_u16()
             }
-            Err(error) => {
-                this.finish.record(STATUS_INTERNAL_ERROR);
-                Poll::Ready(Err(error))
-            }
-        }
+            Err(_) => STATUS_INTERNAL_ERROR,
+        };
+        this.finish.record(status);
+        Poll::Ready(result)
     }
 }
 
