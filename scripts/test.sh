@@ -30,6 +30,16 @@ fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo run --quiet --locked --bin slogen -- check
+# `cargo install --path .` gives a working slogen outside this repository: installed into a scratch root
+# (--debug, so it reuses the build of the line above rather than making a release build: about a second),
+# then run in a scratch folder holding only a copy of slos/, where it must generate exactly generated/.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cargo install --quiet --locked --debug --path . --root "$scratch/root"
+mkdir "$scratch/project"
+cp -R slos "$scratch/project/"
+(cd "$scratch/project" && "$scratch/root/bin/slogen" generate >/dev/null && "$scratch/root/bin/slogen" check)
+diff -r generated "$scratch/project/generated"
 cargo test --workspace --locked
 # Every publishable crate packages and builds as crates.io would build it (the runtime with all its features
 # too); --allow-dirty so a developer can run this before committing.

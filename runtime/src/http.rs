@@ -52,37 +52,40 @@
 //! A valid incoming `X-Request-ID` (see [`RequestId::parse`]) is kept, so one ID follows a request across
 //! services; otherwise a UUID v4 is generated. An invalid incoming value is dropped, never echoed or logged:
 //! it is attacker-controlled text. The ID is echoed in the response's `X-Request-ID`, recorded on a
-//! `request` tracing span wrapping the handler, put in the request extensions as a [`RequestId`] (an
-//! extractor: `Extension<RequestId>`), and readable anywhere inside the request with
-//! [`current_request_id`].
+//! `request` tracing span wrapping the handler, readable anywhere inside the request with
+//! [`current_request_id`], and a handler can take it as an argument: [`RequestId`] is an extractor.
 //!
 //! # Cost
 //!
-//! Per request, besides the recorder's own work: one `Arc` clone of the recorder and one of the route
-//! template's `Arc<str>`, the request ID (a reference-counted view of the incoming header, or for a
-//! generated one a single allocation holding the 36-byte text and its reference count), one more reference
-//! to it for the request extensions plus the extension insertion axum's extension map requires, and two
-//! `Instant` reads. No locks, no system calls. The span and the current ID are entered and left around each
-//! poll of the handler's future by the layer's own future, with no per-poll clone; on a thread without a
-//! tracing subscriber the span is not even created.
+//! Per request, besides the recorder's own work: one `Arc` clone of the state the requests of a route share
+//! (the recorder and the route template, learnt from the route's first request), the request ID (a reference-counted view of the incoming header, or for a
+//! generated one a reference-counted slice of a per-thread buffer holding the text of 64 IDs, so one
+//! allocation per 64 requests), and two `Instant` reads. No locks, no system calls. The span and the current ID are entered and left around each poll of
+//! the handler's future by the layer's own future, with no per-poll clone; on a thread without a tracing
+//! subscriber the span is not even created. The ID is not put in the request's extensions: the extractor
+//! reads the current ID instead, which spares every request an insertion into axum's extension map (an
+//! allocation, and usually the map's growth from the three entries axum itself puts there).
 //!
 //! Generated IDs are UUID v4s built from 128 random bits drawn once per thread (uuid's `fast-rng`, seeded
 //! from the OS) and a per-thread counter passed through a bijection: they never repeat within a thread and
 //! do not read as a sequence, for a few multiplications instead of a draw from a ChaCha generator. They are
 //! unique, not secret: never let one authorize anything.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::ptr;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::MatchedPath;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, MatchedPath};
+use axum::response::IntoResponse;
 use http::header::HeaderName;
-use http::{HeaderValue, Method, Request, Response};
+use http::request::Parts;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 use tracing::subscriber::NoSubscriber;
@@ -117,16 +120,17 @@ impl RequestId {
     /// A fresh ID: a hyphenated UUID v4, unique without a system call or a lock (see the
     /// [module documentation](self#cost)).
     pub fn generate() -> Self {
-        let bits = ID_SOURCE.with(|source| {
-            let mut state = source.get().unwrap_or_else(IdSource::seeded);
-            let bits = state.next();
-            source.set(Some(state));
-            bits
-        });
-        let uuid = uuid::Builder::from_random_bytes(bits.to_be_bytes()).into_uuid();
-        // One allocation holding the text and its reference count, so clones of the ID never copy it.
-        let shared = Bytes::from_owner(hyphenated(uuid.as_u128()));
-        RequestId(HeaderValue::from_maybe_shared(shared).expect("a UUID is a valid header value"))
+        let text = ID_BLOCK
+            .try_with(|block| {
+                let mut block = block.borrow_mut();
+                if block.is_empty() {
+                    *block = id_block(IDS_PER_BLOCK);
+                }
+                block.split_to(UUID_LEN)
+            })
+            // While the thread's locals are being destroyed: a block of one.
+            .unwrap_or_else(|_| id_block(1));
+        RequestId(HeaderValue::from_maybe_shared(text).expect("a UUID is a valid header value"))
     }
 
     /// The ID carried by an incoming header, if it is acceptable: non-empty, at most
@@ -164,6 +168,65 @@ impl fmt::Debug for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("RequestId").field(&self.as_str()).finish()
     }
+}
+
+/// A handler's request ID: `async fn handler(id: RequestId)`. It is the [`current_request_id`], so it is
+/// there when the handler runs under [`HttpMetricsLayer`]; elsewhere extraction fails with a 500 that
+/// says the layer is missing (a wiring mistake, as with a missing `Extension`).
+impl<S: Sync> FromRequestParts<S> for RequestId {
+    type Rejection = MissingRequestId;
+
+    fn from_request_parts(
+        _parts: &mut Parts,
+        _state: &S,
+    ) -> impl Future<Output = Result<Self, MissingRequestId>> + Send {
+        // Read now: extraction runs inside the handler's future, which the layer polls with the ID current.
+        std::future::ready(current_request_id().ok_or(MissingRequestId))
+    }
+}
+
+/// The rejection of the [`RequestId`] extractor outside [`HttpMetricsLayer`]: a 500, since it is a
+/// mistake in the service's wiring, not in the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MissingRequestId;
+
+impl fmt::Display for MissingRequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no request ID: the route is not wrapped by HttpMetricsLayer")
+    }
+}
+
+impl std::error::Error for MissingRequestId {}
+
+impl IntoResponse for MissingRequestId {
+    fn into_response(self) -> Response<Body> {
+        (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+    }
+}
+
+/// The length of a hyphenated UUID.
+const UUID_LEN: usize = 36;
+
+/// How many generated IDs share one allocation (2,304 bytes of text).
+const IDS_PER_BLOCK: usize = 64;
+
+/// The text of `count` fresh IDs, back to back, in one shared buffer: each ID is a reference-counted slice
+/// of it, so generating one costs no allocation, and the buffer is freed with the last of its IDs.
+fn id_block(count: usize) -> Bytes {
+    let mut text = Vec::with_capacity(count * UUID_LEN);
+    // During thread teardown the source may be gone: a fresh one then, still unique with probability
+    // 1 - 2^-60 per pair of sources.
+    let mut source = ID_SOURCE
+        .try_with(Cell::get)
+        .ok()
+        .flatten()
+        .unwrap_or_else(IdSource::seeded);
+    for _ in 0..count {
+        let uuid = uuid::Builder::from_random_bytes(source.next().to_be_bytes()).into_uuid();
+        text.extend_from_slice(&hyphenated(uuid.as_u128()));
+    }
+    let _ = ID_SOURCE.try_with(|cell| cell.set(Some(source)));
+    Bytes::from(text)
 }
 
 /// The low 62 bits: what a UUID v4's second half keeps once its variant bits are set.
@@ -212,10 +275,10 @@ fn mix62(mut x: u64) -> u64 {
 
 /// `uuid` as lowercase hyphenated text (8-4-4-4-12 hex digits), as `Uuid::hyphenated` writes it but
 /// without a loop over the digits.
-fn hyphenated(uuid: u128) -> [u8; 36] {
+fn hyphenated(uuid: u128) -> [u8; UUID_LEN] {
     let high = hex_digits((uuid >> 64) as u64);
     let low = hex_digits(uuid as u64);
-    let mut text = [b'-'; 36];
+    let mut text = [b'-'; UUID_LEN];
     text[..8].copy_from_slice(&high[..8]);
     text[9..13].copy_from_slice(&high[8..12]);
     text[14..18].copy_from_slice(&high[12..]);
@@ -242,6 +305,9 @@ fn hex_digits(word: u64) -> [u8; 16] {
 thread_local! {
     /// Plain `Copy` state without a destructor, so every access after the first is a load and a store.
     static ID_SOURCE: Cell<Option<IdSource>> = const { Cell::new(None) };
+
+    /// The text of the IDs this thread generated ahead (see [`id_block`]), not yet handed out.
+    static ID_BLOCK: RefCell<Bytes> = const { RefCell::new(Bytes::new()) };
 
     /// The ID of the request whose future (or service call) this thread is running, swapped in and out by
     /// [`Scope`] around every poll, as tokio's task locals do.
@@ -273,6 +339,7 @@ struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
+    #[inline]
     fn enter(slot: &'a mut Option<RequestId>) -> Self {
         swap_current(slot);
         Scope { slot }
@@ -280,11 +347,13 @@ impl<'a> Scope<'a> {
 }
 
 impl Drop for Scope<'_> {
+    #[inline]
     fn drop(&mut self) {
         swap_current(self.slot);
     }
 }
 
+#[inline]
 fn swap_current(slot: &mut Option<RequestId>) {
     // Fails only while the thread's locals are being destroyed; both swaps then leave the slot alone.
     let _ = CURRENT_REQUEST_ID.try_with(|current| *slot = current.replace(slot.take()));
@@ -316,7 +385,10 @@ impl<S> Layer<S> for HttpMetricsLayer {
     fn layer(&self, inner: S) -> HttpMetrics<S> {
         HttpMetrics {
             inner,
-            recorder: Arc::clone(&self.recorder),
+            endpoint: Arc::new(Endpoint {
+                recorder: Arc::clone(&self.recorder),
+                route: OnceLock::new(),
+            }),
         }
     }
 }
@@ -325,7 +397,16 @@ impl<S> Layer<S> for HttpMetricsLayer {
 #[derive(Clone)]
 pub struct HttpMetrics<S> {
     inner: S,
+    endpoint: Arc<Endpoint>,
+}
+
+/// What the requests through one wrapped service share: the recorder, and the route template the service
+/// serves. axum wraps each route's endpoint separately and hands every request of a route the same
+/// `Arc<str>` as its [`MatchedPath`], so the template is learnt from the first request and later requests
+/// point at it instead of holding a reference-counted clone each.
+struct Endpoint {
     recorder: Arc<dyn HttpRecorder>,
+    route: OnceLock<MatchedPath>,
 }
 
 impl<S> fmt::Debug for HttpMetrics<S> {
@@ -346,26 +427,28 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
         let id = request
             .headers()
             .get(REQUEST_ID_HEADER)
             .and_then(RequestId::parse)
             .unwrap_or_else(RequestId::generate);
-        let route = Route::of(&request);
+        let route = Route::of(&request, &self.endpoint);
         let method = request.method().clone();
-        request.extensions_mut().insert(id.clone());
-        let span = request_span(&id, &method, route.as_str());
-        self.recorder.request_started(&method, route.as_str());
         let mut finish = Finish {
-            recorder: Arc::clone(&self.recorder),
+            endpoint: Arc::clone(&self.endpoint),
             method,
             route,
             start,
             in_inner: true,
             done: false,
         };
+        let span = request_span(&id, &finish.method, finish.route());
+        finish
+            .endpoint
+            .recorder
+            .request_started(&finish.method, finish.route());
         let mut id = Some(id);
         // The service may do work before returning its future: give it the same context as the future.
         let inner = {
@@ -383,44 +466,51 @@ where
     }
 }
 
-/// The `request` span, or a disabled span without asking tracing when this thread has no subscriber at all.
+/// The `request` span, or a disabled span without asking tracing when no subscriber wants `info` spans or
+/// this thread has no subscriber at all.
 ///
 /// Besides skipping the macro's checks, this keeps a thread with no subscriber from being the one that
 /// registers the span's callsite: tracing-core caches the interest it computes then for every thread, and
 /// while a single scoped subscriber exists (tests using `set_default`) it asks only the registering
 /// thread's subscriber, so one request served without a subscriber would disable the span everywhere.
 fn request_span(id: &RequestId, method: &Method, route: &str) -> Span {
-    if tracing::dispatcher::get_default(|dispatch| dispatch.is::<NoSubscriber>()) {
+    // First the check tracing's own macros start with: one load of the highest level any subscriber wants.
+    if !tracing::level_enabled!(tracing::Level::INFO)
+        || tracing::dispatcher::get_default(|dispatch| dispatch.is::<NoSubscriber>())
+    {
         return Span::none();
     }
     tracing::info_span!("request", request_id = %id, method = %method, route = %route)
 }
 
-/// The route label: the template axum matched, shared rather than copied, or [`UNMATCHED_ROUTE`].
+/// The route label: the template axum matched, or [`UNMATCHED_ROUTE`].
 enum Route {
+    /// The template of the request's [`Endpoint`], the usual case: nothing to hold.
+    Endpoint,
+    /// Another template, when one wrapped service is reached through several routes (a layered
+    /// `MethodRouter` given its state, then mounted twice): shared rather than copied.
     Matched(MatchedPath),
     Unmatched,
 }
 
 impl Route {
-    fn of<B>(request: &Request<B>) -> Self {
-        request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or(Route::Unmatched, |path| Route::Matched(path.clone()))
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            Route::Matched(path) => path.as_str(),
-            Route::Unmatched => UNMATCHED_ROUTE,
+    fn of<B>(request: &Request<B>, endpoint: &Endpoint) -> Self {
+        let Some(path) = request.extensions().get::<MatchedPath>() else {
+            return Route::Unmatched;
+        };
+        // The endpoint keeps its template alive, so the same address means the same text.
+        let known = endpoint.route.get_or_init(|| path.clone());
+        if ptr::eq(known.as_str(), path.as_str()) {
+            Route::Endpoint
+        } else {
+            Route::Matched(path.clone())
         }
     }
 }
 
 /// Reports the end of a request exactly once: when it answers, or when it is dropped unanswered.
 struct Finish {
-    recorder: Arc<dyn HttpRecorder>,
+    endpoint: Arc<Endpoint>,
     method: Method,
     route: Route,
     start: Instant,
@@ -431,11 +521,25 @@ struct Finish {
 }
 
 impl Finish {
+    /// The route label of the request.
+    #[inline]
+    fn route(&self) -> &str {
+        match &self.route {
+            Route::Endpoint => self
+                .endpoint
+                .route
+                .get()
+                .map_or(UNMATCHED_ROUTE, MatchedPath::as_str),
+            Route::Matched(path) => path.as_str(),
+            Route::Unmatched => UNMATCHED_ROUTE,
+        }
+    }
+
     fn record(&mut self, status: u16) {
         self.done = true;
-        self.recorder.request_finished(
+        self.endpoint.recorder.request_finished(
             &self.method,
-            self.route.as_str(),
+            self.route(),
             status,
             self.start.elapsed(),
         );
@@ -519,24 +623,22 @@ where
             }
             result
         };
-        let Poll::Ready(result) = result else {
+        let Poll::Ready(mut result) = result else {
             return Poll::Pending;
         };
-        match result {
-            Ok(mut response) => {
+        let status = match &mut result {
+            Ok(response) => {
                 let id = this
                     .id
                     .take()
                     .expect("the request's ID is back in its slot");
                 response.headers_mut().insert(REQUEST_ID_HEADER, id.0);
-                this.finish.record(response.status().as_u16());
-                Poll::Ready(Ok(response))
+                response.status().as_u16()
             }
-            Err(error) => {
-                this.finish.record(STATUS_INTERNAL_ERROR);
-                Poll::Ready(Err(error))
-            }
-        }
+            Err(_) => STATUS_INTERNAL_ERROR,
+        };
+        this.finish.record(status);
+        Poll::Ready(result)
     }
 }
 

@@ -144,18 +144,27 @@ impl OpenLabel {
     /// template axum shares between requests) is found in a small per-thread cache, with no lock and no
     /// hashing: a few comparisons, close to a closed label's cost. Otherwise known values and a full label
     /// take the read lock; the write lock is taken once per new value.
+    #[inline]
     pub fn intern(&self, value: &str) -> usize {
         let inner = &*self.0;
-        if value == OVERFLOW_VALUE {
-            return inner.max_values;
-        }
         let slot = recent_slot(inner.serial, value);
         let cached = RECENT.try_with(|recent| match &recent.borrow()[slot] {
             Some(hit) if hit.serial == inner.serial && *hit.value == *value => Some(hit.id),
             _ => None,
         });
-        if let Ok(Some(id)) = cached {
-            return id;
+        match cached {
+            Ok(Some(id)) => id,
+            _ => self.intern_uncached(value, slot),
+        }
+    }
+
+    /// [`intern`](Self::intern) past the per-thread cache, out of line so the cached path stays small.
+    #[cold]
+    #[inline(never)]
+    fn intern_uncached(&self, value: &str, slot: usize) -> usize {
+        let inner = &*self.0;
+        if value == OVERFLOW_VALUE {
+            return inner.max_values;
         }
         {
             let interner = inner

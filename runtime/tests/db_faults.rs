@@ -1,7 +1,7 @@
 //! The pooled PostgreSQL client when the server misbehaves, against a real server: backends terminated
-//! under it, the server gone and back, a server that stops answering, and a slow statement next to fast
-//! ones. A TCP proxy in front of the server plays the network: it passes bytes, holds them (a hung server)
-//! or drops every connection and refuses new ones (a stopped server).
+//! under it, the server stopped and restarted, a server that stops answering, and a slow statement next to
+//! fast ones. For the hung server a TCP proxy in front of it holds every byte, as a stalled network or a
+//! frozen host does.
 
 #[path = "support/recorders.rs"]
 mod recorders;
@@ -9,7 +9,7 @@ mod recorders;
 mod services;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use recorders::QueryCounts;
@@ -22,7 +22,6 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::AbortHandle;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -31,21 +30,11 @@ const SLACK: Duration = Duration::from_millis(500);
 /// How long recovery may take once the server is back.
 const RECOVERY: Duration = Duration::from_secs(5);
 
-/// What the proxy does with traffic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    Pass,
-    /// Hold every byte: the server looks alive (connections stay open) but never answers.
-    Stall,
-    /// Drop every connection and every new one: the server is gone.
-    Refuse,
-}
-
-/// A TCP proxy to PostgreSQL on 127.0.0.1, run on the test's runtime.
+/// A TCP proxy to PostgreSQL on 127.0.0.1, run on the test's runtime, that passes bytes until it is
+/// told to stall: then it holds them, so the server looks alive (connections stay open) but never answers.
 struct Proxy {
     address: SocketAddr,
-    mode: watch::Sender<Mode>,
-    connections: Arc<Mutex<Vec<AbortHandle>>>,
+    stalled: watch::Sender<bool>,
 }
 
 impl Proxy {
@@ -54,59 +43,38 @@ impl Proxy {
             .await
             .expect("bind the proxy");
         let address = listener.local_addr().expect("the proxy's address");
-        let (mode, watching) = watch::channel(Mode::Pass);
-        let connections = Arc::new(Mutex::new(Vec::new()));
-        let tracked = Arc::clone(&connections);
+        let (stalled, watching) = watch::channel(false);
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                if *watching.borrow() == Mode::Refuse {
-                    continue; // dropped: closed at once
-                }
                 let Ok(server) = TcpStream::connect(target).await else {
                     continue;
                 };
                 let (client_read, client_write) = client.into_split();
                 let (server_read, server_write) = server.into_split();
-                let mut handles = tracked.lock().unwrap_or_else(PoisonError::into_inner);
                 for (from, to) in [(client_read, server_write), (server_read, client_write)] {
-                    let task = tokio::spawn(pump(from, to, watching.clone()));
-                    handles.push(task.abort_handle());
+                    tokio::spawn(pump(from, to, watching.clone()));
                 }
             }
         });
-        Proxy {
-            address,
-            mode,
-            connections,
-        }
+        Proxy { address, stalled }
     }
 
-    fn set(&self, mode: Mode) {
-        self.mode.send_replace(mode);
-        if mode == Mode::Refuse {
-            let mut handles = self
-                .connections
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            for handle in handles.drain(..) {
-                handle.abort();
-            }
-        }
+    fn stall(&self, stalled: bool) {
+        self.stalled.send_replace(stalled);
     }
 }
 
-/// Copies `from` to `to` while the mode lets it.
-async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut mode: watch::Receiver<Mode>) {
+/// Copies `from` to `to`, holding each chunk while the proxy is stalled.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut stalled: watch::Receiver<bool>) {
     let mut buffer = vec![0; 16 * 1024];
     loop {
         let read = match from.read(&mut buffer).await {
             Ok(0) | Err(_) => return,
             Ok(read) => read,
         };
-        if mode.wait_for(|mode| *mode != Mode::Stall).await.is_err() {
-            return;
-        }
-        if *mode.borrow() == Mode::Refuse || to.write_all(&buffer[..read]).await.is_err() {
+        if stalled.wait_for(|stalled| !stalled).await.is_err()
+            || to.write_all(&buffer[..read]).await.is_err()
+        {
             return;
         }
     }
@@ -207,13 +175,13 @@ async fn terminated_backends_are_replaced_without_a_restart() {
 
 #[tokio::test]
 async fn a_stopped_server_fails_fast_reads_unready_and_recovers() {
-    let postgres = Postgres::start();
-    let proxy = Proxy::start(server_address(&postgres)).await;
-    let (db, counts) = connect(through(&postgres, proxy.address), "stopped", 2).await;
+    let mut postgres = Postgres::start_own();
+    let (db, counts) = connect(postgres.url().to_owned(), "stopped", 2).await;
     db.query_one("SELECT 1", &[]).await.expect("answers");
     assert!(db.ping(SLACK).await);
 
-    proxy.set(Mode::Refuse);
+    // The runtime waits while the server shuts down, as for `pg_ctl stop`: nothing is in flight.
+    postgres.stop();
     for _ in 0..3 {
         let start = Instant::now();
         let error = db
@@ -230,7 +198,7 @@ async fn a_stopped_server_fails_fast_reads_unready_and_recovers() {
     assert_eq!(counts.finished(Select, NO_TABLE, Outcome::Ok), 1);
     assert_eq!(counts.finished_total(), 4, "every failure is counted");
 
-    proxy.set(Mode::Pass);
+    postgres.restart();
     until_answered(&db).await;
     assert!(db.ping(SLACK).await, "ready again");
 }
@@ -242,7 +210,7 @@ async fn a_hung_server_is_answered_within_the_timeout() {
     let (db, counts) = connect(through(&postgres, proxy.address), "hung", 2).await;
     db.query_one("SELECT 1", &[]).await.expect("answers");
 
-    proxy.set(Mode::Stall);
+    proxy.stall(true);
     // More callers than connections: the ones waiting for a connection are bounded too.
     let db = Arc::new(db);
     let calls: Vec<_> = (0..4)
@@ -270,7 +238,7 @@ async fn a_hung_server_is_answered_within_the_timeout() {
     assert!(counts.finished(Select, NO_TABLE, Outcome::Timeout) >= 1);
 
     // The abandoned connections were closed, not pooled: once the server answers, so does the client.
-    proxy.set(Mode::Pass);
+    proxy.stall(false);
     until_answered(&db).await;
 }
 

@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::Extension;
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::{HeaderValue, Request, Response, StatusCode};
 use axum::routing::{get, post};
@@ -115,7 +114,7 @@ fn app(metrics: &Arc<Metrics>, config: &RuntimeConfig, hang: Hang) -> Router {
         .route("/users/{id}", get(|| async { "user" }))
         .route(
             "/id",
-            get(|Extension(id): Extension<RequestId>| async move {
+            get(|id: RequestId| async move {
                 let current = current_request_id().expect("inside a request");
                 format!("{id} {current}")
             }),
@@ -258,7 +257,7 @@ async fn a_valid_incoming_request_id_is_kept_everywhere() {
         .await
         .expect("infallible");
     assert_eq!(response.headers()[REQUEST_ID_HEADER], id.as_str());
-    // The handler read it both from the extensions and from the task-local.
+    // The handler read it both as an extractor and with `current_request_id`.
     assert_eq!(body_text(response).await, format!("{id} {id}"));
 
     let response = app
@@ -332,6 +331,25 @@ async fn an_invalid_incoming_request_id_is_replaced_and_never_repeated() {
     }
 }
 
+#[tokio::test]
+async fn the_request_id_extractor_outside_the_layer_is_a_500_naming_the_layer() {
+    let app: Router =
+        Router::new().route("/id", get(|id: RequestId| async move { id.to_string() }));
+    let response = app
+        .oneshot(
+            Request::get("/id")
+                .body(Body::empty())
+                .expect("a valid request"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        body_text(response).await,
+        "no request ID: the route is not wrapped by HttpMetricsLayer"
+    );
+}
+
 #[test]
 fn request_ids_are_parsed_strictly() {
     let parse =
@@ -403,6 +421,40 @@ async fn routes_are_labelled_by_template_and_unknown_paths_stay_bounded() {
     assert!(!text.contains("/scan/"));
     assert_eq!(sample(&text, "http_requests_in_flight"), Some(0.0));
     support::assert_promtool_accepts(&text, &[]);
+}
+
+#[tokio::test]
+async fn one_layered_handler_mounted_at_two_routes_is_labelled_by_each() {
+    let metrics = Arc::new(Metrics::new());
+    // The layer wraps the handler once (`with_state` turns it into a service there and then), and both
+    // routes share that wrapped service.
+    let handler = get(|| async { "shared" })
+        .layer(HttpMetricsLayer::new(Arc::new(Recorder(Arc::clone(
+            &metrics,
+        )))))
+        .with_state(());
+    let app: Router = Router::new()
+        .route("/a/{id}", handler.clone())
+        .route("/b/{id}", handler);
+    for (path, times) in [("/a/1", 2), ("/b/1", 3), ("/a/2", 1)] {
+        for _ in 0..times {
+            let response = app
+                .clone()
+                .oneshot(get_request(path))
+                .await
+                .expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    }
+    let text = scrape(&metrics).await;
+    assert_eq!(
+        sample(&text, &requests_total("GET", "/a/{id}", "2xx")),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(&text, &requests_total("GET", "/b/{id}", "2xx")),
+        Some(3.0)
+    );
 }
 
 #[tokio::test]

@@ -236,9 +236,83 @@ pub struct Postgres {
 
 #[derive(Debug)]
 struct OwnPostgres {
-    process: Child,
+    /// `None` while [stopped](Postgres::stop).
+    process: Option<Child>,
+    port: u16,
+    cluster: Cluster,
     /// Removed after `Drop` has stopped the server.
     dir: TempDir,
+}
+
+/// What it takes to start the postmaster of a cluster `initdb` made.
+#[derive(Debug)]
+struct Cluster {
+    bin: PathBuf,
+    /// Who runs the server; `None` runs it as us.
+    user: Option<User>,
+    dir: PathBuf,
+    data: PathBuf,
+    sockets: PathBuf,
+    log: PathBuf,
+}
+
+impl Cluster {
+    /// `program` of the cluster's PostgreSQL version, run as the cluster's user in its directory.
+    fn command(&self, program: &str) -> Command {
+        let mut command = match &self.user {
+            Some(user) => {
+                let mut command = Command::new("setpriv");
+                command
+                    .arg(format!("--reuid={}", user.uid))
+                    .arg(format!("--regid={}", user.gid))
+                    .args(["--clear-groups", "--"])
+                    .arg(self.bin.join(program));
+                command
+            }
+            None => Command::new(self.bin.join(program)),
+        };
+        command.current_dir(&self.dir).stdin(Stdio::null());
+        command
+    }
+
+    /// Starts the postmaster on `port` and waits until it accepts connections; `Err` holds the reason and
+    /// the server's log (appended to across restarts).
+    fn launch(&self, port: u16) -> Result<Child, String> {
+        let port_text = port.to_string();
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open the postgres log");
+        let mut process = self
+            .command("postgres")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-p", &port_text, "-c", "listen_addresses=127.0.0.1"])
+            .arg("-c")
+            .arg(format!(
+                "unix_socket_directories={}",
+                self.sockets.display()
+            ))
+            .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
+            .stdout(log.try_clone().expect("share the postgres log"))
+            .stderr(log)
+            .spawn()
+            .expect("start postgres");
+        let ready = wait_until(&mut process, || {
+            Command::new(self.bin.join("pg_isready"))
+                .args(["--host", "127.0.0.1", "--port", &port_text, "--quiet"])
+                .status()
+                .is_ok_and(|status| status.success())
+        });
+        match ready {
+            Ok(()) => Ok(process),
+            Err(reason) => {
+                shut_down(&mut process);
+                Err(format!("{reason}\n{}", read_log(&self.log)))
+            }
+        }
+    }
 }
 
 /// The database the harness creates in its own server.
@@ -257,37 +331,29 @@ impl Postgres {
         }
     }
 
-    fn start_own() -> Self {
+    /// Always a fresh cluster, whatever `DATABASE_URL` says: for tests that stop and restart it.
+    pub fn start_own() -> Self {
         let bin = postgres_bin_dir();
         let user = unprivileged_user();
         let dir = tempfile::tempdir().expect("create a temporary directory for postgres");
-        let data = dir.path().join("data");
-        let sockets = dir.path().join("run");
-        fs::create_dir(&sockets).expect("create the socket directory");
-        if let Some(user) = &user {
-            for path in [dir.path(), &sockets] {
+        let cluster = Cluster {
+            bin,
+            user,
+            dir: dir.path().to_path_buf(),
+            data: dir.path().join("data"),
+            sockets: dir.path().join("run"),
+            log: dir.path().join("postgres.log"),
+        };
+        fs::create_dir(&cluster.sockets).expect("create the socket directory");
+        if let Some(user) = &cluster.user {
+            for path in [&cluster.dir, &cluster.sockets] {
                 std::os::unix::fs::chown(path, Some(user.uid), Some(user.gid))
                     .expect("give the postgres directories to the unprivileged user");
             }
         }
-        let as_user = |program: &str| {
-            let mut command = match &user {
-                Some(user) => {
-                    let mut command = Command::new("setpriv");
-                    command
-                        .arg(format!("--reuid={}", user.uid))
-                        .arg(format!("--regid={}", user.gid))
-                        .args(["--clear-groups", "--"])
-                        .arg(bin.join(program));
-                    command
-                }
-                None => Command::new(bin.join(program)),
-            };
-            command.current_dir(dir.path()).stdin(Stdio::null());
-            command
-        };
 
-        let initdb = as_user("initdb")
+        let initdb = cluster
+            .command("initdb")
             .args([
                 "--auth=trust",
                 "--no-locale",
@@ -295,7 +361,7 @@ impl Postgres {
                 "--no-sync",
             ])
             .args(["--username", SUPERUSER, "--pgdata"])
-            .arg(&data)
+            .arg(&cluster.data)
             .output()
             .expect("run initdb (setpriv comes with util-linux)");
         assert!(
@@ -305,40 +371,24 @@ impl Postgres {
             String::from_utf8_lossy(&initdb.stderr)
         );
 
-        let log_path = dir.path().join("postgres.log");
         for _ in 0..5 {
             let port = free_port();
-            let port_text = port.to_string();
-            let log = File::create(&log_path).expect("create the postgres log");
-            let mut process = as_user("postgres")
-                .arg("-D")
-                .arg(&data)
-                .args(["-p", &port_text, "-c", "listen_addresses=127.0.0.1"])
-                .arg("-c")
-                .arg(format!("unix_socket_directories={}", sockets.display()))
-                .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
-                .stdout(log.try_clone().expect("share the postgres log"))
-                .stderr(log)
-                .spawn()
-                .expect("start postgres");
-            let ready = wait_until(&mut process, || {
-                Command::new(bin.join("pg_isready"))
-                    .args(["--host", "127.0.0.1", "--port", &port_text, "--quiet"])
-                    .status()
-                    .is_ok_and(|status| status.success())
-            });
-            if let Err(reason) = ready {
-                shut_down(&mut process);
-                let log = read_log(&log_path);
-                if log.contains("Address already in use") {
-                    continue;
-                }
-                panic!("postgres did not start: {reason}\n{log}");
-            }
+            // A fresh log per attempt, so a port clash is not read from an earlier attempt's log.
+            File::create(&cluster.log).expect("create the postgres log");
+            let process = match cluster.launch(port) {
+                Ok(process) => process,
+                Err(log) if log.contains("Address already in use") => continue,
+                Err(log) => panic!("postgres did not start: {log}"),
+            };
             // From here a panic drops the server, which shuts it down.
-            let server = OwnPostgres { process, dir };
-            let created = Command::new(bin.join("createdb"))
-                .args(["--host", "127.0.0.1", "--port", &port_text])
+            let server = OwnPostgres {
+                process: Some(process),
+                port,
+                cluster,
+                dir,
+            };
+            let created = Command::new(server.cluster.bin.join("createdb"))
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
                 .args(["--username", SUPERUSER, DATABASE])
                 .output()
                 .expect("run createdb");
@@ -359,11 +409,41 @@ impl Postgres {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Stops the server as `pg_ctl stop -m fast` does (SIGINT to the postmaster: open sessions are ended,
+    /// new connections refused) and waits until it has exited; [`restart`](Self::restart) brings it back.
+    pub fn stop(&mut self) {
+        let own = self.own_mut("stop");
+        if let Some(mut process) = own.process.take() {
+            shut_down(&mut process);
+        }
+    }
+
+    /// Starts the stopped server again on the same port and data directory, and waits until it accepts
+    /// connections; the data written before the stop is still there.
+    pub fn restart(&mut self) {
+        let own = self.own_mut("restart");
+        assert!(own.process.is_none(), "restart a stopped server");
+        match own.cluster.launch(own.port) {
+            Ok(process) => own.process = Some(process),
+            Err(log) => panic!("postgres did not restart on port {}: {log}", own.port),
+        }
+    }
+
+    fn own_mut(&mut self, action: &str) -> &mut OwnPostgres {
+        self.own.as_mut().unwrap_or_else(|| {
+            panic!(
+                "cannot {action} the DATABASE_URL server: use Postgres::start_own() in this test"
+            )
+        })
+    }
 }
 
 impl Drop for OwnPostgres {
     fn drop(&mut self) {
-        shut_down(&mut self.process);
+        if let Some(mut process) = self.process.take() {
+            shut_down(&mut process);
+        }
     }
 }
 

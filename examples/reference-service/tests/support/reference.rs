@@ -4,6 +4,9 @@
 //! Include it with `#[path = "support/reference.rs"] mod reference;` next to `mod services;`
 //! (`support/services.rs`), which starts the stores and names the test data.
 
+// Each test binary compiles its own copy and uses only part of it.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -83,10 +86,6 @@ pub struct Running {
     /// A client for requests the helpers below do not shape, such as ones with extra headers.
     pub client: reqwest::Client,
     /// Its scratch directory, which holds the slow-query log `slow.log`.
-    #[allow(
-        dead_code,
-        reason = "e2e_alerts only keeps the directory alive; reference_service reads the log in it"
-    )]
     pub dir: TempDir,
 }
 
