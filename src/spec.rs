@@ -135,7 +135,8 @@ pub struct LabelSpec {
     /// The closed set of values; each becomes an enum variant.
     #[schemars(with = "Option<Vec<String>>")]
     pub values: Option<Spanned<Vec<Name>>>,
-    /// For an open label: how many distinct values are kept before new ones fold into `other`.
+    /// For an open label: how many distinct values are kept before new ones fold into `other`. A label with
+    /// neither `values` nor `max_values` takes any value, for metrics another program exposes only.
     #[schemars(with = "Option<u32>")]
     pub max_values: Option<Spanned<u32>>,
 }
@@ -152,7 +153,18 @@ pub enum MetricKind {
     Histogram,
 }
 
-/// A metric the service exposes.
+/// Who exposes a metric, which decides whether the generated Rust module records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricSource {
+    /// The service itself, through the generated Rust module.
+    Service,
+    /// Another program (ingress-nginx, kube-state-metrics, a blackbox probe, a sidecar): SLOs, alerts and
+    /// panels read it, the Rust module leaves it out.
+    External,
+}
+
+/// A metric the service exposes, or (`source = "external"`) one that another program exposes about it.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricSpec {
@@ -179,6 +191,18 @@ pub struct MetricSpec {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub group_by: Vec<Name>,
+    /// `service` (default) or `external`: exposed by another program, so not part of the Rust module.
+    #[schemars(with = "Option<MetricSource>")]
+    pub source: Option<Spanned<MetricSource>>,
+    /// An external metric's exact exposed name: a counter's or gauge's sample name as exposed (with or
+    /// without `_total`, e.g. `nginx_ingress_controller_requests`), a histogram's name without `_bucket`.
+    /// Default: derived from the key, `unit` and type as for the service's own metrics.
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
+    /// An external metric's label matchers in every query, in place of the service's `selector` (another
+    /// program is scraped as another job), e.g. `{ job = "ingress-nginx" }`. Default: none.
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    pub selector: Option<Spanned<BTreeMap<Name, String>>>,
 }
 
 /// Label matchers on one metric: each label maps to the values it may take.

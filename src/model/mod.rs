@@ -20,7 +20,7 @@ pub use lower::{lower, SourceFile};
 pub use number::Exact;
 pub use rules::{AlertingRule, GeneratedAlert, RecordingRule, SloRules};
 
-pub use crate::spec::{MetricKind, Severity};
+pub use crate::spec::{MetricKind, MetricSource, Severity};
 
 /// Every service described under `slos/`, sorted by name.
 #[derive(Debug, Clone)]
@@ -120,6 +120,8 @@ pub enum LabelValues {
         /// Cardinality limit.
         max_values: u32,
     },
+    /// Any value, with no limit of slogen's: another program sets it, so only external metrics have it.
+    Unlimited,
 }
 
 /// One value of a closed label.
@@ -150,23 +152,39 @@ pub struct Metric {
     pub row: String,
     /// Labels its panel breaks down by.
     pub group_by: Vec<String>,
+    /// Who exposes it: the service (and its Rust module) or another program.
+    pub source: MetricSource,
+    /// An external metric's exposed name as the spec gives it (a histogram's without `_bucket`); `None`
+    /// when it is derived from the base name, unit and type.
+    pub exposed_as: Option<String>,
+    /// Label matchers that select its series in every query: the service's selector, or an external
+    /// metric's own.
+    pub selector: BTreeMap<String, String>,
 }
 
 impl Metric {
-    /// Family name as exposed: base name plus `_<unit>`, as prometheus-client registers it.
+    /// Family name as exposed: base name plus `_<unit>`, as prometheus-client registers it, or an external
+    /// metric's given name.
     pub fn family_name(&self) -> String {
-        match &self.unit {
-            Some(unit) => format!("{}_{}", self.name, unit),
-            None => self.name.clone(),
+        match (&self.exposed_as, &self.unit) {
+            (Some(name), _) => name.clone(),
+            (None, Some(unit)) => format!("{}_{}", self.name, unit),
+            (None, None) => self.name.clone(),
         }
     }
 
-    /// The sample name a query uses for a counter (`_total`) or gauge.
+    /// The sample name a query uses for a counter (`_total`) or gauge; an external metric's given name as is.
     pub fn sample_name(&self) -> String {
-        match self.kind {
-            MetricKind::Counter => format!("{}_total", self.family_name()),
-            MetricKind::Gauge | MetricKind::Histogram => self.family_name(),
+        match (self.kind, &self.exposed_as) {
+            (_, Some(name)) => name.clone(),
+            (MetricKind::Counter, None) => format!("{}_total", self.family_name()),
+            (MetricKind::Gauge | MetricKind::Histogram, None) => self.family_name(),
         }
+    }
+
+    /// Whether the generated Rust module records it: the service's own metrics, not external ones.
+    pub fn in_module(&self) -> bool {
+        self.source == MetricSource::Service
     }
 
     /// The `_bucket`, `_count` or `_sum` series of a histogram.

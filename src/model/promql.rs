@@ -119,11 +119,13 @@ impl Matcher {
     }
 }
 
-/// The matchers of a selector: the service selector first (unless the selector restricts the same label),
-/// then the selector's own, each label once.
-pub fn matchers(service: &Service, own: &BTreeMap<String, Vec<String>>) -> Vec<Matcher> {
-    let mut out: Vec<Matcher> = service
-        .selector
+/// The matchers of a selector: the metric's selector first (the service's, or an external metric's own;
+/// unless the selector restricts the same label), then the selector's own, each label once.
+pub fn matchers(
+    selector: &BTreeMap<String, String>,
+    own: &BTreeMap<String, Vec<String>>,
+) -> Vec<Matcher> {
+    let mut out: Vec<Matcher> = selector
         .iter()
         .filter(|(k, _)| !own.contains_key(*k))
         .map(|(k, v)| Matcher::any_of(k, std::slice::from_ref(v), false))
@@ -145,8 +147,11 @@ pub fn braces(matchers: &[Matcher]) -> String {
 }
 
 /// [`matchers`] printed in braces.
-pub fn label_matchers(service: &Service, own: &BTreeMap<String, Vec<String>>) -> String {
-    braces(&matchers(service, own))
+pub fn label_matchers(
+    selector: &BTreeMap<String, String>,
+    own: &BTreeMap<String, Vec<String>>,
+) -> String {
+    braces(&matchers(selector, own))
 }
 
 /// `sum(<function>(<sample>{…}[window]))` over a counter selector.
@@ -161,7 +166,7 @@ fn counter_sum(
     format!(
         "sum({function}({}{}[{}]))",
         m.sample_name(),
-        label_matchers(service, &selector.matchers),
+        label_matchers(&m.selector, &selector.matchers),
         window.promql()
     )
 }
@@ -183,7 +188,7 @@ fn histogram_sum(
     format!(
         "sum({function}({}{}[{}]))",
         m.histogram_series(suffix),
-        label_matchers(service, &own),
+        label_matchers(&m.selector, &own),
         window.promql()
     )
 }
@@ -262,14 +267,17 @@ pub fn sli_presence(service: &Service, slo: &Slo, window: Duration) -> (String, 
     let series =
         |name: String, matchers: Vec<Matcher>| (format!("{name}{}", braces(&matchers)), matchers);
     match &slo.sli {
-        Sli::Ratio { total, .. } => series(
-            service.metric(&total.metric).sample_name(),
-            matchers(service, &total.matchers),
-        ),
-        Sli::Latency { histogram, .. } => series(
-            service.metric(&histogram.metric).histogram_series("count"),
-            matchers(service, &histogram.matchers),
-        ),
+        Sli::Ratio { total, .. } => {
+            let m = service.metric(&total.metric);
+            series(m.sample_name(), matchers(&m.selector, &total.matchers))
+        }
+        Sli::Latency { histogram, .. } => {
+            let m = service.metric(&histogram.metric);
+            series(
+                m.histogram_series("count"),
+                matchers(&m.selector, &histogram.matchers),
+            )
+        }
         Sli::Events {
             feed: QueryFeed::ErrorsOverTotal { total, .. } | QueryFeed::GoodOverTotal { total, .. },
             ..

@@ -83,11 +83,12 @@ fn slo<'s>(service: &'s Service, name: &str) -> &'s Slo {
         .unwrap_or_else(|| panic!("no SLO `{name}`"))
 }
 
-/// A label's values, comparable: the closed values, or the open label's limit.
+/// A label's values, comparable: the closed values, or the open label's limit (none for an unlimited one).
 fn values(label: &Label) -> (Vec<&str>, Option<u32>) {
     match &label.values {
         LabelValues::Closed(values) => (values.iter().map(|v| v.value.as_str()).collect(), None),
         LabelValues::Open { max_values } => (Vec::new(), Some(*max_values)),
+        LabelValues::Unlimited => (Vec::new(), None),
     }
 }
 

@@ -251,7 +251,10 @@ pub fn service(model: &Model, service: &Service) -> Result<String> {
         selector: if service.selector.is_empty() {
             "none: queries match every series of the metric".into()
         } else {
-            code(&promql::label_matchers(service, &Default::default()))
+            code(&promql::label_matchers(
+                &service.selector,
+                &Default::default(),
+            ))
         },
         labels: pairs(&service.labels),
         slo_rows: service.slos.iter().map(slo_row).collect(),
@@ -281,6 +284,9 @@ pub fn service(model: &Model, service: &Service) -> Result<String> {
                         "open: at most {max_values} distinct values, later ones are recorded as {}",
                         code("other")
                     ),
+                    LabelValues::Unlimited => {
+                        "any value, set by the program exposing it".to_string()
+                    }
                 }),
                 help: cell(&or_dash(&l.help)),
             })
@@ -476,7 +482,22 @@ fn metric_row(m: &Metric) -> MetricRow {
                 .collect::<Vec<_>>()
                 .join(", ")
         },
-        help: cell(&or_dash(&m.help)),
+        help: cell(&if m.in_module() {
+            or_dash(&m.help)
+        } else {
+            format!(
+                "External, not in the Rust module{}: {}",
+                if m.selector.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; selected by {}",
+                        code(&promql::label_matchers(&m.selector, &Default::default()))
+                    )
+                },
+                or_dash(&m.help)
+            )
+        }),
     }
 }
 
