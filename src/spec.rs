@@ -205,6 +205,59 @@ pub struct MetricSpec {
     pub selector: Option<Spanned<BTreeMap<Name, String>>>,
 }
 
+/// What one label of a selector may be: a list of values, or a table with exactly one of `regex`, `not`
+/// and `not_regex`.
+#[derive(Debug, JsonSchema)]
+#[serde(untagged)]
+pub enum MatchSpec {
+    /// Any of these values, e.g. `["5xx"]`.
+    Values(Vec<String>),
+    /// A regex or a negative matcher, e.g. `{ regex = "5..|429" }`.
+    Table(MatchTableSpec),
+}
+
+/// A regex or negative matcher of one label.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchTableSpec {
+    /// Values matching this RE2 regex, anchored as Prometheus anchors it (`^(?:…)$`); open labels only.
+    #[schemars(with = "Option<String>")]
+    pub regex: Option<Spanned<String>>,
+    /// Any value but these.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub not: Option<Spanned<Vec<String>>>,
+    /// Values not matching this RE2 regex, anchored; open labels only.
+    #[schemars(with = "Option<String>")]
+    pub not_regex: Option<Spanned<String>>,
+}
+
+impl<'de> Deserialize<'de> for MatchSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = MatchSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of values or a table with `regex`, `not` or `not_regex`")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<MatchSpec, A::Error> {
+                Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(MatchSpec::Values)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<MatchSpec, A::Error> {
+                Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(MatchSpec::Table)
+            }
+        }
+        deserializer.deserialize_any(Either)
+    }
+}
+
 /// Label matchers on one metric: each label maps to the values it may take.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -212,10 +265,11 @@ pub struct SelectorSpec {
     /// Metric name, as declared under `[metrics]`.
     #[schemars(with = "String")]
     pub metric: Name,
-    /// Label to allowed values, e.g. `{ status = ["5xx"] }`.
+    /// Label to allowed values, e.g. `{ status = ["5xx"] }`, or to a matcher table, e.g.
+    /// `{ code = { regex = "5..|429" } }`, `{ code = { not = ["404"] } }`.
     #[serde(default, rename = "match")]
-    #[schemars(with = "BTreeMap<String, Vec<String>>")]
-    pub matchers: BTreeMap<Name, Spanned<Vec<String>>>,
+    #[schemars(with = "BTreeMap<String, MatchSpec>")]
+    pub matchers: BTreeMap<Name, Spanned<MatchSpec>>,
 }
 
 /// A ratio SLI: bad events over all events, both counters.
@@ -238,10 +292,11 @@ pub struct LatencySliSpec {
     /// Threshold in the histogram's unit; must be one of its bucket boundaries.
     #[schemars(with = "f64")]
     pub threshold: Spanned<f64>,
-    /// Label matchers restricting the events counted.
+    /// Label matchers restricting the events counted: values, or a table with `regex`, `not` or
+    /// `not_regex`.
     #[serde(default, rename = "match")]
-    #[schemars(with = "BTreeMap<String, Vec<String>>")]
-    pub matchers: BTreeMap<Name, Spanned<Vec<String>>>,
+    #[schemars(with = "BTreeMap<String, MatchSpec>")]
+    pub matchers: BTreeMap<Name, Spanned<MatchSpec>>,
 }
 
 /// A query SLI like Sloth's `events`: bad and all events per second, each a PromQL query with a

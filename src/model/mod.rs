@@ -204,13 +204,54 @@ impl Metric {
     }
 }
 
-/// Label matchers on one metric, with the service selector already applied.
+/// Label matchers on one metric (the metric's selector is added when PromQL is printed).
 #[derive(Debug, Clone)]
 pub struct Selector {
     /// Metric base name.
     pub metric: String,
-    /// Label to allowed values (one value: `=`, several: `=~`).
-    pub matchers: BTreeMap<String, Vec<String>>,
+    /// Label to what it may be.
+    pub matchers: BTreeMap<String, LabelMatch>,
+}
+
+/// What a selector lets through for one label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelMatch {
+    /// One of these values (sorted, without duplicates): `=` for one, `=~` for several.
+    Values(Vec<String>),
+    /// Values matching this RE2 regex, anchored: `=~`.
+    Regex(String),
+    /// Any value but these (sorted, without duplicates): `!=` for one, `!~` for several.
+    Not(Vec<String>),
+    /// Values not matching this RE2 regex, anchored: `!~`.
+    NotRegex(String),
+}
+
+impl LabelMatch {
+    /// The PromQL matcher on `label`.
+    pub fn matcher(&self, label: &str) -> promql::Matcher {
+        use promql::{MatchOp, Matcher};
+        match self {
+            LabelMatch::Values(values) => Matcher::any_of(label, values, false),
+            LabelMatch::Not(values) => Matcher::any_of(label, values, true),
+            LabelMatch::Regex(re) | LabelMatch::NotRegex(re) => Matcher {
+                label: label.to_string(),
+                op: if matches!(self, LabelMatch::Regex(_)) {
+                    MatchOp::Regex
+                } else {
+                    MatchOp::NotRegex
+                },
+                value: re.clone(),
+            },
+        }
+    }
+
+    /// The values it lists: kept (`Values`) or dropped (`Not`); none for a regex.
+    pub fn listed(&self) -> Option<&[String]> {
+        match self {
+            LabelMatch::Values(values) | LabelMatch::Not(values) => Some(values),
+            LabelMatch::Regex(_) | LabelMatch::NotRegex(_) => None,
+        }
+    }
 }
 
 /// How an SLO tells good events from bad.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::query::QueryFeed;
-use super::{Duration, MetricKind, Service, Sli, Slo};
+use super::{Duration, LabelMatch, MetricKind, Service, Sli, Slo};
 use crate::conventions::{SLO_ID_LABEL, SLO_NAME_LABEL, SLO_SERVICE_LABEL};
 
 /// Quotes a PromQL string literal.
@@ -123,17 +123,14 @@ impl Matcher {
 /// unless the selector restricts the same label), then the selector's own, each label once.
 pub fn matchers(
     selector: &BTreeMap<String, String>,
-    own: &BTreeMap<String, Vec<String>>,
+    own: &BTreeMap<String, LabelMatch>,
 ) -> Vec<Matcher> {
     let mut out: Vec<Matcher> = selector
         .iter()
         .filter(|(k, _)| !own.contains_key(*k))
         .map(|(k, v)| Matcher::any_of(k, std::slice::from_ref(v), false))
         .collect();
-    out.extend(
-        own.iter()
-            .map(|(label, values)| Matcher::any_of(label, values, false)),
-    );
+    out.extend(own.iter().map(|(label, m)| m.matcher(label)));
     out
 }
 
@@ -149,7 +146,7 @@ pub fn braces(matchers: &[Matcher]) -> String {
 /// [`matchers`] printed in braces.
 pub fn label_matchers(
     selector: &BTreeMap<String, String>,
-    own: &BTreeMap<String, Vec<String>>,
+    own: &BTreeMap<String, LabelMatch>,
 ) -> String {
     braces(&matchers(selector, own))
 }
@@ -183,7 +180,7 @@ fn histogram_sum(
     let m = service.metric(&histogram.metric);
     let mut own = histogram.matchers.clone();
     if let Some(le) = le {
-        own.insert("le".into(), le.clone());
+        own.insert("le".into(), LabelMatch::Values(le.clone()));
     }
     format!(
         "sum({function}({}{}[{}]))",

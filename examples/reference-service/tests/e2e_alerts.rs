@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use services::{Postgres, RedisServer};
 use slogen::conventions::sli_error_record;
 use slogen::model::promql::slo_matchers;
-use slogen::model::{BurnRateAlert, Label, LabelValues, Service, Severity, Sli, Slo};
+use slogen::model::{BurnRateAlert, Label, LabelMatch, LabelValues, Service, Severity, Sli, Slo};
 use tempfile::TempDir;
 use tokio::task::{block_in_place, JoinHandle};
 
@@ -93,7 +93,7 @@ fn values(label: &Label) -> (Vec<&str>, Option<u32>) {
 }
 
 /// The ratio SLI's error and total selectors: metric and matchers.
-type RatioSelectors<'s> = [(&'s str, &'s BTreeMap<String, Vec<String>>); 2];
+type RatioSelectors<'s> = [(&'s str, &'s BTreeMap<String, LabelMatch>); 2];
 
 fn ratio_selectors(slo: &Slo) -> RatioSelectors<'_> {
     match &slo.sli {

@@ -18,8 +18,8 @@ use crate::model::rules::DISPLAY_WINDOW;
 use crate::model::{
     promql,
     query::{QueryFeed, WindowQuery},
-    BurnRateAlert, Exact, LabelValues, Metric, MetricKind, Model, Selector, Service, Severity, Sli,
-    Slo, ThresholdAlert, Tier,
+    BurnRateAlert, Exact, LabelMatch, LabelValues, Metric, MetricKind, Model, Selector, Service,
+    Severity, Sli, Slo, ThresholdAlert, Tier,
 };
 use markdown::{
     cell, code, duration, human_seconds, link, or_dash, pairs, percent, prose, window_words, yes_no,
@@ -597,13 +597,28 @@ fn counted(service: &Service, selector: &Selector) -> String {
     let conditions: Vec<String> = selector
         .matchers
         .iter()
-        .map(|(label, values)| match values.as_slice() {
-            [one] => format!("{} = {}", code(label), code(one)),
-            many => format!(
-                "{} in {}",
-                code(label),
-                many.iter().map(|v| code(v)).collect::<Vec<_>>().join(", ")
-            ),
+        .map(|(label, m)| {
+            let list = |values: &[String]| {
+                values
+                    .iter()
+                    .map(|v| code(v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            match m {
+                LabelMatch::Values(values) if values.len() == 1 => {
+                    format!("{} = {}", code(label), list(values))
+                }
+                LabelMatch::Values(values) => format!("{} in {}", code(label), list(values)),
+                LabelMatch::Not(values) if values.len() == 1 => {
+                    format!("{} not {}", code(label), list(values))
+                }
+                LabelMatch::Not(values) => format!("{} not in {}", code(label), list(values)),
+                LabelMatch::Regex(re) => format!("{} matching {}", code(label), code(re)),
+                LabelMatch::NotRegex(re) => {
+                    format!("{} not matching {}", code(label), code(re))
+                }
+            }
         })
         .collect();
     if !conditions.is_empty() {

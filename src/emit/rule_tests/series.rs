@@ -9,7 +9,7 @@ use ::regex::Regex;
 
 use crate::model::promql::{self, MatchOp, Matcher};
 use crate::model::query::{QueryFeed, SeriesSelector};
-use crate::model::{bounds, regex, LabelValues, Metric, Selector, Service, Sli, Slo};
+use crate::model::{bounds, regex, LabelMatch, LabelValues, Metric, Selector, Service, Sli, Slo};
 
 /// Value of an open label in the fed series.
 const OPEN_VALUE: &str = "test";
@@ -147,11 +147,11 @@ impl Query {
     ) -> Result<Query> {
         let mut own = selector.matchers.clone();
         if let Some(le) = le {
-            own.insert("le".into(), le.clone());
+            own.insert("le".into(), LabelMatch::Values(le.clone()));
         }
         let checks = promql::matchers(&metric.selector, &own)
             .iter()
-            .map(|m| Check::new(m, own.get(&m.label).map(Vec::as_slice)))
+            .map(|m| Check::new(m, own.get(&m.label).and_then(LabelMatch::listed)))
             .collect::<Result<_>>()?;
         Ok(Query {
             name: sample.to_string(),

@@ -10,6 +10,7 @@ mod labels;
 mod metrics;
 mod percent;
 mod query;
+mod selectors;
 mod service;
 mod slos;
 mod tiers;
