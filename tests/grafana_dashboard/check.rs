@@ -306,8 +306,9 @@ pub fn check(lint: &Lint, service: &Service) -> Value {
                 p.row == metric.row
                     && p.exprs().iter().any(|e| {
                         parse_query(e).selectors.iter().any(|s| {
+                            // Through its own selector: the service's, or an external metric's.
                             s.name == series
-                                && service
+                                && metric
                                     .selector
                                     .iter()
                                     .all(|(k, v)| s.equal.get(k) == Some(v))

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 mod markdown;
+mod sli;
 
 use super::templates;
 use crate::conventions::{
@@ -16,14 +17,13 @@ use crate::conventions::{
 };
 use crate::model::rules::DISPLAY_WINDOW;
 use crate::model::{
-    promql,
-    query::{QueryFeed, WindowQuery},
-    BurnRateAlert, Exact, LabelValues, Metric, MetricKind, Model, Selector, Service, Severity, Sli,
-    Slo, ThresholdAlert, Tier,
+    promql, BurnRateAlert, Exact, LabelValues, Metric, Model, Service, Severity, Slo,
+    ThresholdAlert, Tier,
 };
 use markdown::{
     cell, code, duration, human_seconds, link, or_dash, pairs, percent, prose, window_words, yes_no,
 };
+use sli::{sli_kind, sli_words};
 
 #[derive(Serialize)]
 struct IndexContext {
@@ -298,7 +298,10 @@ pub fn service(model: &Model, service: &Service) -> Result<String> {
         selector: if service.selector.is_empty() {
             "none: queries match every series of the metric".into()
         } else {
-            code(&promql::label_matchers(service, &Default::default()))
+            code(&promql::label_matchers(
+                &service.selector,
+                &Default::default(),
+            ))
         },
         labels: pairs(&service.labels),
         deploy: deploy_links(service),
@@ -329,6 +332,9 @@ pub fn service(model: &Model, service: &Service) -> Result<String> {
                         "open: at most {max_values} distinct values, later ones are recorded as {}",
                         code("other")
                     ),
+                    LabelValues::Unlimited => {
+                        "any value, set by the program exposing it".to_string()
+                    }
                 }),
                 help: cell(&or_dash(&l.help)),
             })
@@ -534,16 +540,22 @@ fn metric_row(m: &Metric) -> MetricRow {
                 .collect::<Vec<_>>()
                 .join(", ")
         },
-        help: cell(&or_dash(&m.help)),
-    }
-}
-
-fn sli_kind(sli: &Sli) -> &'static str {
-    match sli {
-        Sli::Ratio { .. } => "ratio",
-        Sli::Latency { .. } => "latency",
-        Sli::Events { .. } => "events",
-        Sli::Raw { .. } => "raw",
+        help: cell(&if m.in_module() {
+            or_dash(&m.help)
+        } else {
+            format!(
+                "External, not in the Rust module{}: {}",
+                if m.selector.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; selected by {}",
+                        code(&promql::label_matchers(&m.selector, &Default::default()))
+                    )
+                },
+                or_dash(&m.help)
+            )
+        }),
     }
 }
 
@@ -558,94 +570,4 @@ fn severities(slo: &Slo) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     }
-}
-
-/// The SLI in a sentence: which events are bad and which are counted at all.
-fn sli_words(service: &Service, sli: &Sli) -> String {
-    match sli {
-        Sli::Ratio { errors, total } => format!(
-            "the share of bad events among all events. Bad events are {}; all events are {}.",
-            counted(service, errors),
-            counted(service, total)
-        ),
-        Sli::Latency {
-            histogram,
-            threshold,
-            ..
-        } => {
-            let metric = service.metric(&histogram.metric);
-            let unit = match metric.unit.as_deref() {
-                Some("seconds") => " s".to_string(),
-                Some(unit) => format!(" {unit}"),
-                None => String::new(),
-            };
-            format!(
-                "the share of requests slower than {threshold}{unit} among all requests, as counted by {}.",
-                counted(service, histogram)
-            )
-        }
-        Sli::Events { errors, total, feed } => format!(
-            "bad events per second over all events per second, each a PromQL query over each recorded window \
-             (`<window>`, Sloth's window placeholder). Bad events: {}; all events: {}.{}",
-            code(&one_line(errors)),
-            code(&one_line(total)),
-            untested(feed)
-        ),
-        Sli::Raw { error_ratio, feed } => format!(
-            "the error ratio as one PromQL query over each recorded window (`<window>`, Sloth's window \
-             placeholder): {}. A raw \
-             SLI counts no events, so its alerts have no low-traffic guard, and its ratio over the SLO window \
-             is the average of its 5-minute ratios, as Sloth records it (a 5-minute ratio of 0/0 = NaN \
-             would stay in that average for the whole window: write the query so that no traffic gives no \
-             sample).{}",
-            code(&one_line(error_ratio)),
-            untested(feed)
-        ),
-    }
-}
-
-/// A query on one line with `<window>` for its placeholders, for a sentence of the docs (the PromQL blocks
-/// show it over 5 minutes as written).
-fn one_line(query: &WindowQuery) -> String {
-    query
-        .shown("<window>")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// For a query SLI the rule tests cannot feed, a sentence saying so and why; empty when they feed it.
-fn untested(feed: &QueryFeed) -> String {
-    match feed {
-        QueryFeed::Unfed(why) => format!(
-            " The generated rule tests leave this SLO out: {why}, the shape whose input series they can feed."
-        ),
-        _ => String::new(),
-    }
-}
-
-/// `` `http_requests_total` with `status` = `5xx` `` for a selector.
-fn counted(service: &Service, selector: &Selector) -> String {
-    let m = service.metric(&selector.metric);
-    let mut text = code(&match m.kind {
-        MetricKind::Histogram => m.family_name(),
-        _ => m.sample_name(),
-    });
-    let conditions: Vec<String> = selector
-        .matchers
-        .iter()
-        .map(|(label, values)| match values.as_slice() {
-            [one] => format!("{} = {}", code(label), code(one)),
-            many => format!(
-                "{} in {}",
-                code(label),
-                many.iter().map(|v| code(v)).collect::<Vec<_>>().join(", ")
-            ),
-        })
-        .collect();
-    if !conditions.is_empty() {
-        text.push_str(" with ");
-        text.push_str(&conditions.join(" and "));
-    }
-    text
 }

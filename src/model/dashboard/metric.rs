@@ -8,10 +8,11 @@ use crate::model::{ExtraPanel, Metric, MetricKind, Service};
 /// Latency quantiles charted for a histogram, with their legend.
 const QUANTILES: [(&str, &str); 3] = [("0.5", "p50"), ("0.95", "p95"), ("0.99", "p99")];
 
-/// One panel charting a metric of the service, broken down by its `group_by` labels, over the series the
-/// service selector and the dashboard variables select.
+/// One panel charting a metric of the service, broken down by its `group_by` labels, over the series its
+/// selector (the service's, or an external metric's own) and the dashboard variables select.
 pub(super) fn metric_panel(service: &Service, metric: &Metric) -> Panel {
-    let selector = super::overview::raw_selector(service, service.dashboard.variables.len());
+    let selector =
+        super::overview::raw_selector(service, &metric.selector, service.dashboard.variables.len());
     let by = &metric.group_by;
     let legend_labels: Vec<String> = by.iter().map(|l| format!("{{{{{l}}}}}")).collect();
     let legend_labels = legend_labels.join(" ");

@@ -42,7 +42,7 @@ pub(super) fn templates(service: &Service) -> Vec<TemplateVariable> {
             label: label.clone(),
             query: format!(
                 "label_values({series}{}, {label})",
-                raw_selector(service, i)
+                raw_selector(service, &service.selector, i)
             ),
         })
         .collect()
@@ -58,11 +58,15 @@ fn values_series(service: &Service) -> String {
     }
 }
 
-/// The braces of a raw-series selector: the service selector, then `label=~"$label"` for each of the first
-/// `variables` dashboard variables. With "All" chosen a variable is `.*`, which also matches series without
-/// the label.
-pub(super) fn raw_selector(service: &Service, variables: usize) -> String {
-    let selector = label_matchers(service, &BTreeMap::new());
+/// The braces of a raw-series selector: `selector` (the service's, or an external metric's own), then
+/// `label=~"$label"` for each of the first `variables` dashboard variables. With "All" chosen a variable is
+/// `.*`, which also matches series without the label.
+pub(super) fn raw_selector(
+    service: &Service,
+    selector: &BTreeMap<String, String>,
+    variables: usize,
+) -> String {
+    let selector = label_matchers(selector, &BTreeMap::new());
     let mut parts: Vec<String> = selector
         .strip_prefix('{')
         .and_then(|s| s.strip_suffix('}'))
