@@ -12,5 +12,6 @@ pub mod diagnostics;
 pub mod emit;
 pub mod load;
 pub mod model;
+pub mod openslo;
 pub mod spec;
 pub mod write;
