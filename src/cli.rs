@@ -31,6 +31,26 @@ pub enum Command {
     Validate(SpecDir),
     /// Print the JSON Schema of the spec format.
     Schema,
+    /// Write the specs in another tool's format.
+    #[command(subcommand)]
+    Export(Export),
+    /// Turn another tool's SLO files into spec files, written into a folder.
+    #[command(subcommand)]
+    Import(Import),
+}
+
+/// The formats `export` writes.
+#[derive(Debug, Subcommand)]
+pub enum Export {
+    /// OpenSLO v1: one multi-document YAML file per service (written like `generate`'s outputs).
+    Openslo(crate::openslo::ExportArgs),
+}
+
+/// The formats `import` reads.
+#[derive(Debug, Subcommand)]
+pub enum Import {
+    /// OpenSLO v1 (`Service`, `SLO`, `SLI`, `AlertPolicy`, `AlertCondition`, `DataSource`), multi-document YAML.
+    Openslo(crate::openslo::ImportArgs),
 }
 
 /// Where the specs are.
@@ -65,7 +85,8 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn fail(stderr: String) -> Outcome {
+    /// Exit 1 with `stderr`.
+    pub fn fail(stderr: String) -> Outcome {
         Outcome {
             stdout: String::new(),
             stderr,
@@ -95,6 +116,8 @@ pub fn run(cli: &Cli) -> Outcome {
             },
             Err(e) => Outcome::fail(e),
         },
+        Command::Export(Export::Openslo(p)) => crate::openslo::export_command(p),
+        Command::Import(Import::Openslo(args)) => crate::openslo::import_command(args),
         Command::Schema => match emit::schema::emit() {
             Ok(s) => Outcome {
                 stdout: s,

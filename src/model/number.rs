@@ -109,6 +109,27 @@ impl Exact {
         mul(self.num, other.den).cmp(&mul(other.num, self.den))
     }
 
+    /// `num/den` in lowest terms (`14/15`), or the whole number: the exact value where a decimal would be
+    /// rounded, for formats that carry it as text (OpenSLO annotations).
+    pub fn fraction(self) -> String {
+        if self.den == 1 {
+            self.num.to_string()
+        } else {
+            format!("{}/{}", self.num, self.den)
+        }
+    }
+
+    /// Parses what [`Exact::fraction`] prints, or a plain decimal.
+    pub fn parse_fraction(text: &str) -> Option<Exact> {
+        match text.split_once('/') {
+            Some((n, d)) => {
+                let (n, d): (u128, u128) = (n.parse().ok()?, d.parse().ok()?);
+                (d != 0).then(|| Exact::new(n, d))
+            }
+            None => Exact::parse_decimal(text),
+        }
+    }
+
     /// The nearest float, for templates that compute with it (never for printing thresholds).
     pub fn to_f64(self) -> f64 {
         self.num as f64 / self.den as f64

@@ -1,0 +1,74 @@
+//! The `export openslo` and `import openslo` commands: arguments, reading, writing, messages.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::cli::{build, Outcome};
+
+/// Arguments of `export openslo`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Directory of `*.toml` spec files.
+    #[arg(long, default_value = "slos")]
+    pub slos: PathBuf,
+    /// Directory to write `<service>.yaml` into, owned by slogen as `generate`'s output folder is (it lists
+    /// what it wrote in `.slogen-manifest` and replaces or removes only those files).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Arguments of `import openslo`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// OpenSLO v1 YAML files, each with one or more documents; objects may refer to objects in other files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Folder to write the spec files into (created if missing); an existing file is never replaced.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Runs `export openslo`.
+pub fn export_command(args: &ExportArgs) -> Outcome {
+    let model = match build(&args.slos) {
+        Ok(m) => m,
+        Err(e) => return Outcome::fail(e),
+    };
+    // `build` read the same files; read again for their text (it keeps only the model).
+    let files = match crate::load::spec_dir(&args.slos) {
+        Ok(f) => f,
+        Err(e) => return Outcome::fail(format!("error: {e:#}\n")),
+    };
+    let outputs = match super::export(&files, &model) {
+        Ok(o) => o,
+        Err(e) => return Outcome::fail(format!("error: cannot export: {e:#}\n")),
+    };
+    match crate::write::write(&args.out, &args.slos, &outputs) {
+        Ok(s) => Outcome {
+            stdout: format!(
+                "exported {} service(s) to {}: {} written, {} unchanged, {} removed\n",
+                outputs.len(),
+                args.out.display(),
+                s.written.len(),
+                s.unchanged,
+                s.removed.len()
+            ),
+            stderr: s
+                .foreign
+                .iter()
+                .map(|path| format!("note: left alone (slogen did not write it): {path}\n"))
+                .collect(),
+            code: 0,
+        },
+        Err(e) => Outcome::fail(format!("error: {e:#}\n")),
+    }
+}
+
+/// Runs `import openslo`.
+pub fn import_command(args: &ImportArgs) -> Outcome {
+    Outcome::fail(format!(
+        "error: import of {} file(s) is not built yet\n",
+        args.files.len()
+    ))
+}
