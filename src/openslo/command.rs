@@ -1,10 +1,14 @@
 //! The `export openslo` and `import openslo` commands: arguments, reading, writing, messages.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
 
 use clap::Args;
 
 use crate::cli::{build, Outcome};
+use crate::model::SourceFile;
 
 /// Arguments of `export openslo`.
 #[derive(Debug, Args)]
@@ -67,8 +71,93 @@ pub fn export_command(args: &ExportArgs) -> Outcome {
 
 /// Runs `import openslo`.
 pub fn import_command(args: &ImportArgs) -> Outcome {
-    Outcome::fail(format!(
-        "error: import of {} file(s) is not built yet\n",
-        args.files.len()
-    ))
+    let mut inputs = Vec::new();
+    for path in &args.files {
+        match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => inputs.push(SourceFile {
+                    path: path.display().to_string(),
+                    text,
+                }),
+                Err(e) => {
+                    return Outcome::fail(format!(
+                        "error: {} is not UTF-8 (byte {} is invalid); nothing was written\nhelp: save it as UTF-8\n",
+                        path.display(),
+                        e.utf8_error().valid_up_to()
+                    ))
+                }
+            },
+            Err(e) => {
+                return Outcome::fail(format!(
+                    "error: cannot read {}: {e}; nothing was written\n",
+                    path.display()
+                ))
+            }
+        }
+    }
+    let shown = args
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| args.out.display().to_string());
+    let files = match super::import(&inputs, &shown) {
+        Ok(f) => f,
+        Err(e) => return Outcome::fail(e),
+    };
+    match write_new(&args.out, &files) {
+        Ok(paths) => Outcome {
+            stdout: format!(
+                "imported {} file(s) into {}: {}\nnext: `slogen generate --slos {}`\n",
+                paths.len(),
+                args.out.display(),
+                paths.join(", "),
+                args.out.display()
+            ),
+            ..Outcome::default()
+        },
+        Err(e) => Outcome::fail(format!("error: {e:#}\n")),
+    }
+}
+
+/// Creates `files` in `dir` (made if missing), never replacing anything: when any of them exists nothing is
+/// written, and when a write fails the files this call created are removed again.
+fn write_new(dir: &Path, files: &[(String, String)]) -> Result<Vec<String>> {
+    let existing: Vec<String> = files
+        .iter()
+        .map(|(name, _)| dir.join(name))
+        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !existing.is_empty() {
+        bail!(
+            "refusing to overwrite {}; nothing was written\nhelp: import into an empty folder, or move the existing files away",
+            existing.join(", ")
+        );
+    }
+    let made_dir = match std::fs::create_dir_all(dir) {
+        Ok(()) => true,
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+    };
+    let mut written: Vec<PathBuf> = Vec::new();
+    for (name, text) in files {
+        let path = dir.join(name);
+        let result = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| {
+                written.push(path.clone());
+                f.write_all(text.as_bytes())?;
+                f.sync_all()
+            });
+        if let Err(e) = result {
+            for p in &written {
+                let _ = std::fs::remove_file(p);
+            }
+            let _ = made_dir;
+            return Err(e)
+                .with_context(|| format!("cannot write {}; nothing was written", path.display()));
+        }
+    }
+    Ok(written.iter().map(|p| p.display().to_string()).collect())
 }

@@ -6,11 +6,19 @@
 //! mapping.
 
 pub mod annotations;
+mod check;
 mod command;
 mod cut;
 mod export;
+mod fields;
+mod import;
 pub mod model;
+mod queries;
+mod read;
+mod render;
+mod resolve;
 mod yaml;
 
 pub use command::{export_command, import_command, ExportArgs, ImportArgs};
 pub use export::export;
+pub use import::import;

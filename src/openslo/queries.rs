@@ -1,0 +1,144 @@
+//! Another tool's OpenSLO queries as slogen query SLIs: the range of every rate becomes the `{{.window}}`
+//! placeholder, so that each alert window reads its own range.
+//!
+//! A query may already use the placeholder (as Sloth's do), or one fixed range throughout (`[5m]`), which
+//! stands for the SLI's evaluation window in the tool it came from. Several different ranges, subqueries and
+//! queries without any range are refused with a hint: which range is the window cannot be guessed.
+
+use super::check::{At, Problems};
+
+/// The window placeholder of query SLIs.
+pub const WINDOW: &str = "{{.window}}";
+
+/// What converting a query did, for a comment in the imported spec.
+#[derive(Debug, Default)]
+pub struct Converted {
+    /// The query with the placeholder.
+    pub query: String,
+    /// The fixed range it replaced, if any.
+    pub replaced: Option<String>,
+}
+
+/// The query with its ranges replaced by the placeholder, or a problem at `at`.
+pub fn convert(query: &str, at: &At, p: &mut Problems) -> Option<Converted> {
+    let normalized = query
+        .replace("{{ .window }}", WINDOW)
+        .replace("{{.Window}}", WINDOW);
+    let ranges = ranges(&normalized);
+    if ranges.is_empty() && normalized.contains(WINDOW) {
+        return Some(Converted {
+            query: normalized.trim().to_string(),
+            replaced: None,
+        });
+    }
+    if ranges.is_empty() {
+        p.error(at, "the query reads no range", "no `[...]` range", format!("write the rate the SLI counts, with `{WINDOW}` where the window goes, e.g. `sum(rate(http_requests_total{{code=~\"5..\"}}[{WINDOW}]))`"));
+        return None;
+    }
+    if let Some(sub) = ranges.iter().find(|(_, r)| r.contains(':')) {
+        p.error(
+            at,
+            format!("the query has a subquery `[{}]`", sub.1),
+            "subquery",
+            format!("write the SLI with plain ranges, using `{WINDOW}` for the window"),
+        );
+        return None;
+    }
+    let first = &ranges[0].1;
+    if ranges.iter().any(|(_, r)| r != first) {
+        let all: Vec<&str> = ranges.iter().map(|(_, r)| r.as_str()).collect();
+        p.error(
+            at,
+            format!("the query reads several ranges ({})", all.join(", ")),
+            "which one is the window?",
+            format!("write `{WINDOW}` in the range that each alert window should read"),
+        );
+        return None;
+    }
+    let mut out = String::with_capacity(normalized.len());
+    let mut from = 0;
+    for (range, _) in &ranges {
+        out.push_str(&normalized[from..range.start]);
+        out.push_str(WINDOW);
+        from = range.end;
+    }
+    out.push_str(&normalized[from..]);
+    Some(Converted {
+        query: out.trim().to_string(),
+        replaced: Some(first.clone()),
+    })
+}
+
+/// The byte ranges of the text inside every `[...]` outside string literals and braces, with that text.
+fn ranges(query: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let bytes = query.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut braces = 0usize;
+    while i < bytes.len() {
+        match bytes[i] {
+            q @ (b'"' | b'\'' | b'`') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != q {
+                    if bytes[i] == b'\\' && q != b'`' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'{' => braces += 1,
+            b'}' => braces = braces.saturating_sub(1),
+            b'[' if braces == 0 => {
+                if let Some(end) = query[i + 1..].find(']') {
+                    let inner = i + 1..i + 1 + end;
+                    if &query[inner.clone()] != WINDOW {
+                        out.push((inner.clone(), query[inner.clone()].trim().to_string()));
+                    }
+                    i = inner.end;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> At {
+        At {
+            file: 0,
+            span: 0..0,
+        }
+    }
+
+    #[test]
+    fn one_fixed_range_becomes_the_placeholder() {
+        let mut p = Problems::default();
+        let c = convert(
+            r#"sum(rate(x{a="[5m]"}[5m])) / sum(rate(y[5m]))"#,
+            &at(),
+            &mut p,
+        )
+        .unwrap();
+        assert_eq!(
+            c.query,
+            r#"sum(rate(x{a="[5m]"}[{{.window}}])) / sum(rate(y[{{.window}}]))"#
+        );
+        assert_eq!(c.replaced.as_deref(), Some("5m"));
+    }
+
+    #[test]
+    fn placeholders_stay_and_ambiguous_ranges_are_refused() {
+        let mut p = Problems::default();
+        let c = convert("sum(rate(x[{{ .window }}]))", &at(), &mut p).unwrap();
+        assert_eq!(c.query, "sum(rate(x[{{.window}}]))");
+        assert!(convert("sum(rate(x[5m])) / sum(rate(y[1h]))", &at(), &mut p).is_none());
+        assert!(convert("sum(x)", &at(), &mut p).is_none());
+        assert!(convert("max_over_time(rate(x[5m])[1h:1m])", &at(), &mut p).is_none());
+        assert_eq!(p.list.len(), 3);
+    }
+}
