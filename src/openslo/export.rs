@@ -41,7 +41,7 @@ pub fn export(files: &[SourceFile], model: &Model) -> Result<Vec<Output>> {
             .with_context(|| format!("the spec file {} is not loaded", service.source))?;
         let mut docs = vec![to_yaml(&service_object(service, file, &shared)?)?];
         let tables = slo_tables(&file.text)?;
-        for slo in &service.slos {
+        for slo in in_file_order(&service.slos, &file.text) {
             let table = tables
                 .get(&slo.name)
                 .with_context(|| format!("SLO {} is not in {}", slo.name, file.path))?;
@@ -156,6 +156,21 @@ fn slo_tables(text: &str) -> Result<BTreeMap<String, toml::Table>> {
             _ => None,
         })
         .collect())
+}
+
+/// The SLOs in the order the file defines them, so that an import writes them back in that order.
+fn in_file_order<'s>(slos: &'s [Slo], text: &str) -> Vec<&'s Slo> {
+    let mut at: BTreeMap<String, usize> = BTreeMap::new();
+    if let Ok(root) = toml::de::DeTable::parse(text) {
+        for (k, v) in root.get_ref() {
+            if let (key::SLOS_TABLE, toml::de::DeValue::Table(t)) = (k.get_ref().as_ref(), v.get_ref()) {
+                at.extend(t.iter().map(|(name, _)| (name.get_ref().to_string(), name.span().start)));
+            }
+        }
+    }
+    let mut out: Vec<&Slo> = slos.iter().collect();
+    out.sort_by_key(|s| at.get(&s.name).copied().unwrap_or(usize::MAX));
+    out
 }
 
 /// A duration in OpenSLO's shorthand (minutes at the finest), and whether it is exact; a duration that is

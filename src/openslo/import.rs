@@ -12,7 +12,7 @@ use std::ops::Mul as _;
 use super::annotations as key;
 use super::check::{At, Problems};
 use super::read::{self, Objects, Ratio};
-use super::render::{float, string, Writer};
+use super::render::{float, Writer};
 use super::resolve::{resolve, Draft, Group, Row};
 use super::{queries, yaml};
 use crate::conventions;
@@ -67,7 +67,10 @@ pub fn import(inputs: &[SourceFile], shown_dir: &str) -> Result<Vec<(String, Str
     // Pass one: everything explicit; what the model makes of it decides what stays explicit.
     let model = lower(inputs, shown_dir, &plans, &shared)?;
     for plan in &mut plans {
-        plan.adjust(&model);
+        plan.adjust(&model, &mut p);
+    }
+    if !p.list.is_empty() {
+        return Err(fail(p));
     }
     let model = lower(inputs, shown_dir, &plans, &shared)?;
     for plan in &plans {
@@ -91,6 +94,10 @@ struct SloPlan<'o> {
     draft: &'o Draft<'o>,
     /// The SLI table of a slogen export, while its queries are the ones the model builds.
     annotated_sli: Option<toml::Table>,
+    /// The SLI as query SLI, when its queries convert.
+    queries: Option<QuerySli>,
+    /// Problems converting the queries, reported when the SLI is written as queries.
+    query_problems: Vec<Problem>,
     /// The rest of the SLO table (`slogen.dev/slo`).
     rest: toml::Table,
     objective: bool,
@@ -138,9 +145,17 @@ impl<'o> Plan<'o> {
                 },
                 None => None,
             };
+            let mut qp = Problems::default();
+            let queries = QuerySli::new(draft, &mut qp);
+            let annotated_sli = parse(key::SLI, p);
+            if annotated_sli.is_none() {
+                p.list.append(&mut qp.list);
+            }
             slos.push(SloPlan {
                 draft,
-                annotated_sli: parse(key::SLI, p),
+                queries,
+                query_problems: qp.list,
+                annotated_sli,
                 rest: parse(key::SLO, p).unwrap_or_default(),
                 objective: true,
                 window: true,
@@ -165,7 +180,7 @@ impl<'o> Plan<'o> {
 
     /// After the first lowering: queries the export's SLI no longer builds become a query SLI, conditions the
     /// text's windows no longer give rewrite them, and values the tier or default already gives are left out.
-    fn adjust(&mut self, model: &Model) {
+    fn adjust(&mut self, model: &Model, p: &mut Problems) {
         let Some(service) = model.services.iter().find(|s| s.name == self.group.name) else {
             return;
         };
@@ -175,6 +190,7 @@ impl<'o> Plan<'o> {
             };
             if s.annotated_sli.is_some() && !same_queries(s.draft, service, slo) {
                 s.annotated_sli = None;
+                p.list.append(&mut s.query_problems);
             }
             if rows_of(slo) != sorted_keys(&s.draft.rows) {
                 self.rewrite_windows = true;
@@ -415,7 +431,11 @@ impl<'o> Plan<'o> {
                         }
                     }
                 }
-                None => query_sli(&mut w, &head, d),
+                None => {
+                    if let Some(q) = &s.queries {
+                        q.render(&mut w, &head);
+                    }
+                }
             }
             let alerting = tables.iter().find(|(k, _)| k.as_str() == "alerting");
             if s.page.is_some() || s.ticket.is_some() || alerting.is_some() {
@@ -455,49 +475,80 @@ fn append(w: &mut Writer, other: Writer) {
 }
 
 /// An SLI from the OpenSLO queries: `events` (bad, or total minus good, over total) or `raw`.
-fn query_sli(w: &mut Writer, head: &str, d: &Draft<'_>) {
-    let mut p = Problems::default();
-    let mut conv =
-        |q: &read::Query| queries::convert(&q.query, &q.at, &mut p).map(|c| (c, q.at.clone()));
-    match &d.sli.metric {
-        Ratio::Events {
-            good, bad, total, ..
-        } => {
-            let total = conv(total);
-            let errors = match (bad, good) {
-                (Some(b), _) => conv(b),
-                (None, Some(g)) => conv(g).map(|(c, at)| {
-                    let t = total
-                        .as_ref()
-                        .map_or(String::new(), |(t, _)| t.query.clone());
-                    (
-                        queries::Converted {
-                            query: format!("({t}) - ({})", c.query),
-                            replaced: c.replaced,
-                        },
-                        at,
-                    )
-                }),
-                (None, None) => None,
-            };
-            if let (Some((e, e_at)), Some((t, t_at))) = (errors, total) {
-                if let Some(r) = e.replaced.as_ref().or(t.replaced.as_ref()) {
-                    w.comment(&format!("The OpenSLO queries read `[{r}]`; each alert window reads its own range here."));
-                }
-                w.raw(&format!("[{head}.events]\n"));
-                w.string("errors", &e.query, Some(&e_at));
-                w.string("total", &t.query, Some(&t_at));
+#[derive(Debug)]
+enum QuerySli {
+    /// `[…events]`: error and total queries.
+    Events {
+        errors: (String, At),
+        total: (String, At),
+        /// The fixed range the queries read before.
+        replaced: Option<String>,
+    },
+    /// `[…raw]`: an error ratio.
+    Raw { error_ratio: (String, At) },
+}
+
+impl QuerySli {
+    /// Converts the SLI's queries; problems go to `p`.
+    fn new(d: &Draft<'_>, p: &mut Problems) -> Option<QuerySli> {
+        let counter = matches!(d.sli.metric, Ratio::Events { counter: true, .. });
+        let mut conv = |q: &read::Query| {
+            queries::convert(&q.query, counter, &q.at, p).map(|c| (c, q.at.clone()))
+        };
+        match &d.sli.metric {
+            Ratio::Events {
+                good, bad, total, ..
+            } => {
+                let total = conv(total);
+                let errors = match (bad, good) {
+                    (Some(b), _) => conv(b),
+                    (None, Some(g)) => conv(g).map(|(c, at)| {
+                        let t = total.as_ref().map_or(String::new(), |(t, _)| t.query.clone());
+                        let query = format!("({t}) - ({})", c.query);
+                        (queries::Converted { query, ..c }, at)
+                    }),
+                    (None, None) => None,
+                };
+                let ((e, e_at), (t, t_at)) = (errors?, total?);
+                Some(QuerySli::Events {
+                    replaced: e.replaced.or(t.replaced),
+                    errors: (e.query, e_at),
+                    total: (t.query, t_at),
+                })
             }
-        }
-        Ratio::Raw { failure, raw } => {
-            if let Some((c, at)) = conv(raw) {
-                w.raw(&format!("[{head}.raw]\n"));
+            Ratio::Raw { failure, raw } => {
+                let (c, at) = conv(raw)?;
                 let q = if *failure {
                     c.query
                 } else {
                     format!("1 - ({})", c.query)
                 };
-                w.string("error_ratio", &q, Some(&at));
+                Some(QuerySli::Raw {
+                    error_ratio: (q, at),
+                })
+            }
+        }
+    }
+
+    fn render(&self, w: &mut Writer, head: &str) {
+        match self {
+            QuerySli::Events {
+                errors,
+                total,
+                replaced,
+            } => {
+                if let Some(r) = replaced {
+                    w.comment(&format!(
+                        "The OpenSLO queries read `[{r}]`; here each alert window reads its own range."
+                    ));
+                }
+                w.raw(&format!("[{head}.events]\n"));
+                w.string("errors", &errors.0, Some(&errors.1));
+                w.string("total", &total.0, Some(&total.1));
+            }
+            QuerySli::Raw { error_ratio } => {
+                w.raw(&format!("[{head}.raw]\n"));
+                w.string("error_ratio", &error_ratio.0, Some(&error_ratio.1));
             }
         }
     }

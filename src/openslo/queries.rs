@@ -2,8 +2,12 @@
 //! placeholder, so that each alert window reads its own range.
 //!
 //! A query may already use the placeholder (as Sloth's do), or one fixed range throughout (`[5m]`), which
-//! stands for the SLI's evaluation window in the tool it came from. Several different ranges, subqueries and
-//! queries without any range are refused with a hint: which range is the window cannot be guessed.
+//! stands for the SLI's evaluation window in the tool it came from. A `counter: true` query without ranges
+//! reads raw counters (`sum(http_requests_total{code="500"})`): every selector becomes a `rate` over the
+//! window. Several different ranges, subqueries and gauge queries without ranges are refused with a hint:
+//! which range is the window cannot be guessed.
+
+use promql_parser::parser::{parse, Call, Expr, MatrixSelector};
 
 use super::check::{At, Problems};
 
@@ -20,7 +24,7 @@ pub struct Converted {
 }
 
 /// The query with its ranges replaced by the placeholder, or a problem at `at`.
-pub fn convert(query: &str, at: &At, p: &mut Problems) -> Option<Converted> {
+pub fn convert(query: &str, counter: bool, at: &At, p: &mut Problems) -> Option<Converted> {
     let normalized = query
         .replace("{{ .window }}", WINDOW)
         .replace("{{.Window}}", WINDOW);
@@ -32,7 +36,13 @@ pub fn convert(query: &str, at: &At, p: &mut Problems) -> Option<Converted> {
         });
     }
     if ranges.is_empty() {
-        p.error(at, "the query reads no range", "no `[...]` range", format!("write the rate the SLI counts, with `{WINDOW}` where the window goes, e.g. `sum(rate(http_requests_total{{code=~\"5..\"}}[{WINDOW}]))`"));
+        if let Some(rated) = counter.then(|| with_rates(&normalized)).flatten() {
+            return convert(&rated, false, at, p).map(|c| Converted {
+                replaced: None,
+                ..c
+            });
+        }
+        p.error(at, "the query reads no range", if counter { "not PromQL" } else { "no `[...]` range, and `counter: false`" }, format!("write the rate the SLI counts, with `{WINDOW}` where the window goes, e.g. `sum(rate(http_requests_total{{code=~\"5..\"}}[{WINDOW}]))`"));
         return None;
     }
     if let Some(sub) = ranges.iter().find(|(_, r)| r.contains(':')) {
@@ -67,6 +77,38 @@ pub fn convert(query: &str, at: &At, p: &mut Problems) -> Option<Converted> {
         query: out.trim().to_string(),
         replaced: Some(first.clone()),
     })
+}
+
+/// The query with every selector read as a counter's rate (`x` → `rate(x[5m])`), printed by the parser.
+fn with_rates(query: &str) -> Option<String> {
+    let Ok(Expr::Call(rate)) = parse("rate(x[5m])") else {
+        return None;
+    };
+    let mut expr = parse(query).ok()?;
+    wrap(&mut expr, &rate);
+    Some(expr.to_string())
+}
+
+fn wrap(e: &mut Expr, rate: &Call) {
+    match e {
+        Expr::VectorSelector(vs) => {
+            let mut call = rate.clone();
+            call.args.args = vec![Box::new(Expr::MatrixSelector(MatrixSelector {
+                vs: vs.clone(),
+                range: std::time::Duration::from_secs(300),
+            }))];
+            *e = Expr::Call(call);
+        }
+        Expr::Aggregate(a) => wrap(&mut a.expr, rate),
+        Expr::Binary(b) => {
+            wrap(&mut b.lhs, rate);
+            wrap(&mut b.rhs, rate);
+        }
+        Expr::Paren(x) => wrap(&mut x.expr, rate),
+        Expr::Unary(u) => wrap(&mut u.expr, rate),
+        Expr::Call(c) => c.args.args.iter_mut().for_each(|a| wrap(a, rate)),
+        _ => {}
+    }
 }
 
 /// The byte ranges of the text inside every `[...]` outside string literals and braces, with that text.
@@ -120,6 +162,7 @@ mod tests {
         let mut p = Problems::default();
         let c = convert(
             r#"sum(rate(x{a="[5m]"}[5m])) / sum(rate(y[5m]))"#,
+            true,
             &at(),
             &mut p,
         )
@@ -134,11 +177,19 @@ mod tests {
     #[test]
     fn placeholders_stay_and_ambiguous_ranges_are_refused() {
         let mut p = Problems::default();
-        let c = convert("sum(rate(x[{{ .window }}]))", &at(), &mut p).unwrap();
+        let c = convert("sum(rate(x[{{ .window }}]))", false, &at(), &mut p).unwrap();
         assert_eq!(c.query, "sum(rate(x[{{.window}}]))");
-        assert!(convert("sum(rate(x[5m])) / sum(rate(y[1h]))", &at(), &mut p).is_none());
-        assert!(convert("sum(x)", &at(), &mut p).is_none());
-        assert!(convert("max_over_time(rate(x[5m])[1h:1m])", &at(), &mut p).is_none());
+        assert!(convert("sum(rate(x[5m])) / sum(rate(y[1h]))", true, &at(), &mut p).is_none());
+        assert!(convert("sum(x)", false, &at(), &mut p).is_none());
+        assert!(convert("max_over_time(rate(x[5m])[1h:1m])", true, &at(), &mut p).is_none());
         assert_eq!(p.list.len(), 3);
+    }
+
+    #[test]
+    fn raw_counters_become_rates_over_the_window() {
+        let mut p = Problems::default();
+        let c = convert(r#"sum(http_requests_total{code=~"5.."})"#, true, &at(), &mut p).unwrap();
+        assert_eq!(c.query, r#"sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))"#);
+        assert!(p.list.is_empty());
     }
 }

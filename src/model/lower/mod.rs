@@ -12,7 +12,7 @@ mod service;
 mod slos;
 mod tiers;
 
-pub(crate) use service::{BurnRateWindow, BURN_RATE_WINDOWS};
+pub(crate) use service::BURN_RATE_WINDOWS;
 pub(crate) use slos::DEFAULT_SLO_WINDOW;
 
 use std::collections::{BTreeMap, HashSet};
