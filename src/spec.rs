@@ -226,6 +226,28 @@ pub struct LatencySliSpec {
     pub matchers: BTreeMap<Name, Spanned<Vec<String>>>,
 }
 
+/// A query SLI like Sloth's `events`: bad and all events per second, each a PromQL query with a
+/// `{{.window}}` placeholder where the range of each recorded window goes.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSliSpec {
+    /// Bad events per second, e.g. `sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))`.
+    #[schemars(with = "String")]
+    pub errors: Spanned<String>,
+    /// All events per second, e.g. `sum(rate(http_requests_total[{{.window}}]))`.
+    #[schemars(with = "String")]
+    pub total: Spanned<String>,
+}
+
+/// A query SLI like Sloth's `raw`: the error ratio itself, one PromQL query with a `{{.window}}` placeholder.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSliSpec {
+    /// The error ratio over the window, between 0 and 1.
+    #[schemars(with = "String")]
+    pub error_ratio: Spanned<String>,
+}
+
 /// Alerting settings of one SLO.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -262,15 +284,21 @@ pub struct SloSpec {
     pub objective: Option<Spanned<f64>>,
     /// Fewest events an alert's long window must hold before the alert may fire; `0` turns the guard off.
     /// Default: the tier's, else per alert the fewest events for which one bad event alone stays under its
-    /// threshold.
-    pub min_events: Option<u64>,
+    /// threshold. A `raw` SLI has no event count, so it cannot have one.
+    #[schemars(with = "Option<u64>")]
+    pub min_events: Option<Spanned<u64>>,
     /// Rolling window such as `30d`, `28d`, `4w` or `12h`, at least the longest alert window. Default: `30d`.
     #[schemars(with = "Option<String>")]
     pub window: Option<Spanned<String>>,
-    /// Ratio SLI (exactly one of `ratio` and `latency`).
+    /// Ratio SLI (exactly one of `ratio`, `latency`, `events` and `raw`).
     pub ratio: Option<RatioSliSpec>,
-    /// Latency SLI (exactly one of `ratio` and `latency`).
+    /// Latency SLI (exactly one of `ratio`, `latency`, `events` and `raw`).
     pub latency: Option<LatencySliSpec>,
+    /// Query SLI of bad and all events, as Sloth's `events` (exactly one of `ratio`, `latency`, `events` and
+    /// `raw`).
+    pub events: Option<EventsSliSpec>,
+    /// Query SLI of the error ratio, as Sloth's `raw` (exactly one of `ratio`, `latency`, `events` and `raw`).
+    pub raw: Option<RawSliSpec>,
     /// Alerting settings.
     #[serde(default)]
     pub alerting: SloAlertingSpec,

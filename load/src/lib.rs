@@ -832,6 +832,9 @@ fn plan(service: &Service, endpoints: &[Endpoint]) -> (Vec<Plan>, Vec<Duration>)
                     endpoints: matched,
                 }
             }
+            Sli::Events { .. } | Sli::Raw { .. } => Plan::NotMeasured(
+                "a query SLI reads PromQL over series a client cannot see".to_string(),
+            ),
             Sli::Ratio { errors, total } => {
                 let (in_errors, in_total) = match (
                     matching_endpoints(service, errors, endpoints),
@@ -1038,6 +1041,8 @@ impl SloReport {
             sli: match slo.sli {
                 Sli::Latency { .. } => "latency",
                 Sli::Ratio { .. } => "ratio",
+                Sli::Events { .. } => "events",
+                Sli::Raw { .. } => "raw",
             },
             status: SloStatus::NotMeasured,
             objective_percent: slo.objective.to_string(),

@@ -307,7 +307,8 @@ fn slo_panels(service: &Service, slo: &Slo) -> [Panel; 3] {
     let shown = DISPLAY_WINDOW.promql();
 
     let good = match &slo.sli {
-        Sli::Ratio { .. } => "Share of good events".to_string(),
+        Sli::Ratio { .. } | Sli::Events { .. } => "Share of good events".to_string(),
+        Sli::Raw { .. } => "One minus the error ratio of its query".to_string(),
         Sli::Latency {
             histogram,
             threshold,

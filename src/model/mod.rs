@@ -10,6 +10,8 @@ pub mod number;
 pub mod outputs;
 pub mod promql;
 mod promql_check;
+pub mod query;
+pub mod regex;
 pub mod rules;
 pub mod template;
 
@@ -215,6 +217,30 @@ pub enum Sli {
         /// Every `le` text the threshold's bucket may be stored under, by any client and Prometheus major.
         le: Vec<String>,
     },
+    /// Sloth's `events`: bad and all events per second, each a PromQL query over a window.
+    Events {
+        /// Bad events per second.
+        errors: query::WindowQuery,
+        /// All events per second.
+        total: query::WindowQuery,
+        /// How the rule tests feed it.
+        feed: query::QueryFeed,
+    },
+    /// Sloth's `raw`: the error ratio itself, a PromQL query over a window; it has no event count.
+    Raw {
+        /// The error ratio.
+        error_ratio: query::WindowQuery,
+        /// How the rule tests feed it.
+        feed: query::QueryFeed,
+    },
+}
+
+impl Sli {
+    /// Whether the SLI counts events (all but `raw`): only then can an alert require a minimum of events,
+    /// and the SLO window's ratio weigh every event the same.
+    pub fn counts_events(&self) -> bool {
+        !matches!(self, Sli::Raw { .. })
+    }
 }
 
 /// A service level objective.

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::query::QueryFeed;
 use super::{Duration, MetricKind, Service, Sli, Slo};
 use crate::conventions::{SLO_ID_LABEL, SLO_NAME_LABEL, SLO_SERVICE_LABEL};
 
@@ -33,24 +34,87 @@ fn regex_escape(value: &str) -> String {
     out
 }
 
-/// One label matcher of a selector: `label="value"`, or `label=~"a|b"` for several values.
+/// How a label matcher compares a label's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MatchOp {
+    /// `=`: equal to the value.
+    Equal,
+    /// `!=`: not equal to the value.
+    NotEqual,
+    /// `=~`: matches the value as an anchored RE2 regex.
+    Regex,
+    /// `!~`: does not match the value as an anchored RE2 regex.
+    NotRegex,
+}
+
+impl MatchOp {
+    /// The operator as PromQL writes it.
+    pub fn promql(self) -> &'static str {
+        match self {
+            MatchOp::Equal => "=",
+            MatchOp::NotEqual => "!=",
+            MatchOp::Regex => "=~",
+            MatchOp::NotRegex => "!~",
+        }
+    }
+
+    /// Whether the matcher keeps what it matches (`=`, `=~`) rather than drops it.
+    pub fn is_positive(self) -> bool {
+        matches!(self, MatchOp::Equal | MatchOp::Regex)
+    }
+}
+
+/// One label matcher of a selector: `label="value"`, `label=~"a|b"`, `label!~"re"`, ….
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matcher {
     /// Label name.
     pub label: String,
-    /// The values it may take; one means equality.
-    pub values: Vec<String>,
+    /// How it compares.
+    pub op: MatchOp,
+    /// The value, or the regex for `=~` and `!~`.
+    pub value: String,
 }
 
 impl Matcher {
-    /// `label="v"` or `label=~"a|b"`, the values regex-escaped so each matches only itself.
-    fn promql(&self) -> String {
-        match self.values.as_slice() {
-            [one] => format!("{}={}", self.label, quote(one)),
+    /// A matcher for one of `values`: `label="v"` for one, `label=~"a|b"` for several, regex-escaped so
+    /// each matches only itself; with `negated`, the same with `!=` and `!~`.
+    pub fn any_of(label: &str, values: &[String], negated: bool) -> Matcher {
+        let (op, value) = match values {
+            [one] => (MatchOp::Equal, one.clone()),
             many => {
                 let alternatives: Vec<String> = many.iter().map(|v| regex_escape(v)).collect();
-                format!("{}=~{}", self.label, quote(&alternatives.join("|")))
+                (MatchOp::Regex, alternatives.join("|"))
             }
+        };
+        let op = match (op, negated) {
+            (MatchOp::Equal, true) => MatchOp::NotEqual,
+            (MatchOp::Regex, true) => MatchOp::NotRegex,
+            (op, _) => op,
+        };
+        Matcher {
+            label: label.to_string(),
+            op,
+            value,
+        }
+    }
+
+    /// The matcher as PromQL writes it.
+    pub fn promql(&self) -> String {
+        format!("{}{}{}", self.label, self.op.promql(), quote(&self.value))
+    }
+
+    /// The matcher of a parsed PromQL selector.
+    pub fn parsed(m: &promql_parser::label::Matcher) -> Matcher {
+        use promql_parser::label::MatchOp as Op;
+        Matcher {
+            label: m.name.clone(),
+            op: match m.op {
+                Op::Equal => MatchOp::Equal,
+                Op::NotEqual => MatchOp::NotEqual,
+                Op::Re(_) => MatchOp::Regex,
+                Op::NotRe(_) => MatchOp::NotRegex,
+            },
+            value: m.value.clone(),
         }
     }
 }
@@ -62,15 +126,12 @@ pub fn matchers(service: &Service, own: &BTreeMap<String, Vec<String>>) -> Vec<M
         .selector
         .iter()
         .filter(|(k, _)| !own.contains_key(*k))
-        .map(|(k, v)| Matcher {
-            label: k.clone(),
-            values: vec![v.clone()],
-        })
+        .map(|(k, v)| Matcher::any_of(k, std::slice::from_ref(v), false))
         .collect();
-    out.extend(own.iter().map(|(label, values)| Matcher {
-        label: label.clone(),
-        values: values.clone(),
-    }));
+    out.extend(
+        own.iter()
+            .map(|(label, values)| Matcher::any_of(label, values, false)),
+    );
     out
 }
 
@@ -127,64 +188,98 @@ fn histogram_sum(
     )
 }
 
-/// All events per second over `window` (`increase` instead of `rate`: events in the window).
-fn events(service: &Service, slo: &Slo, function: &str, window: Duration) -> String {
-    match &slo.sli {
+/// All events per second over `window` (with `increase` instead of `rate`: events in the window); none for
+/// a `raw` SLI, which counts no events.
+fn events(service: &Service, slo: &Slo, function: &str, window: Duration) -> Option<String> {
+    Some(match &slo.sli {
         Sli::Ratio { total, .. } => counter_sum(service, function, total, window),
         Sli::Latency { histogram, .. } => {
             histogram_sum(service, function, histogram, "count", None, window)
         }
-    }
+        Sli::Events { total, feed, .. } => match (function, feed) {
+            ("rate", _) => total.at(window),
+            // The same count as the rate times the window, without the float error of that product, so a
+            // guard at exactly `min_events` holds as the rule tests replay it.
+            (_, QueryFeed::ErrorsOverTotal { total, .. }) => {
+                format!("sum({function}({}[{}]))", total.promql(), window.promql())
+            }
+            _ => format!("({}) * {}", total.at(window), window.seconds),
+        },
+        Sli::Raw { .. } => return None,
+    })
 }
 
 /// Bad events per second over `window`; 0, not "no data", while no error series exists yet: a healthy
-/// service may never have exposed one (open labels expose only recorded series).
-pub fn sli_error_rate(service: &Service, slo: &Slo, window: Duration) -> String {
-    match &slo.sli {
+/// service may never have exposed one (open labels expose only recorded series). None for a `raw` SLI.
+pub fn sli_error_rate(service: &Service, slo: &Slo, window: Duration) -> Option<String> {
+    Some(match &slo.sli {
         Sli::Ratio { errors, .. } => format!(
             "{} or vector(0)",
             counter_sum(service, "rate", errors, window)
         ),
         Sli::Latency { histogram, le, .. } => format!(
             "{} - {}",
-            events(service, slo, "rate", window),
+            events(service, slo, "rate", window)?,
             histogram_sum(service, "rate", histogram, "bucket", Some(le), window)
         ),
-    }
+        Sli::Events { errors, .. } => format!("({}) or vector(0)", errors.at(window)),
+        Sli::Raw { .. } => return None,
+    })
 }
 
-/// All events per second over `window`.
-pub fn sli_event_rate(service: &Service, slo: &Slo, window: Duration) -> String {
+/// All events per second over `window`; none for a `raw` SLI.
+pub fn sli_event_rate(service: &Service, slo: &Slo, window: Duration) -> Option<String> {
     events(service, slo, "rate", window)
 }
 
-/// How many events `window` saw, for the low-traffic guard of an alert.
-pub fn sli_event_increase(service: &Service, slo: &Slo, window: Duration) -> String {
+/// How many events `window` saw, for the low-traffic guard of an alert; none for a `raw` SLI.
+pub fn sli_event_increase(service: &Service, slo: &Slo, window: Duration) -> Option<String> {
     events(service, slo, "increase", window)
 }
 
 /// The SLO's error ratio over `window`, straight from the raw series: a number while there are events and no
 /// sample while there are none (`> 0` drops a zero rate, so 0/0 never makes a NaN that would poison every
-/// average over the window later).
+/// average over the window later). A `raw` SLI's query is its ratio, as written.
 pub fn sli_error_ratio(service: &Service, slo: &Slo, window: Duration) -> String {
-    format!(
-        "({}) / ({} > 0)",
+    match (
+        &slo.sli,
         sli_error_rate(service, slo, window),
-        sli_event_rate(service, slo, window)
-    )
+        sli_event_rate(service, slo, window),
+    ) {
+        (Sli::Raw { error_ratio, .. }, _, _) => error_ratio.at(window),
+        (Sli::Events { .. }, Some(errors), Some(events)) => {
+            format!("({errors}) / (({events}) > 0)")
+        }
+        (_, Some(errors), Some(events)) => format!("({errors}) / ({events} > 0)"),
+        _ => unreachable!("only a raw SLI has no event rate"),
+    }
 }
 
-/// The series whose absence means the SLI has no data: its sample name and matchers.
-pub fn sli_presence(service: &Service, slo: &Slo) -> (String, Vec<Matcher>) {
+/// The expression whose absence means the SLI has no data, and the matchers whose labels `absent()` gives
+/// the alert: the series the SLI counts (for a query SLI of a known shape, its total's selector), or else
+/// the query SLI's query over `window` (all events, or the ratio), whose labels `absent()` cannot know.
+pub fn sli_presence(service: &Service, slo: &Slo, window: Duration) -> (String, Vec<Matcher>) {
+    let series =
+        |name: String, matchers: Vec<Matcher>| (format!("{name}{}", braces(&matchers)), matchers);
     match &slo.sli {
-        Sli::Ratio { total, .. } => (
+        Sli::Ratio { total, .. } => series(
             service.metric(&total.metric).sample_name(),
             matchers(service, &total.matchers),
         ),
-        Sli::Latency { histogram, .. } => (
+        Sli::Latency { histogram, .. } => series(
             service.metric(&histogram.metric).histogram_series("count"),
             matchers(service, &histogram.matchers),
         ),
+        Sli::Events {
+            feed: QueryFeed::ErrorsOverTotal { total, .. } | QueryFeed::GoodOverTotal { total, .. },
+            ..
+        }
+        | Sli::Raw {
+            feed: QueryFeed::ErrorsOverTotal { total, .. } | QueryFeed::GoodOverTotal { total, .. },
+            ..
+        } => (total.promql(), total.matchers.clone()),
+        Sli::Events { total, .. } => (total.at(window), Vec::new()),
+        Sli::Raw { error_ratio, .. } => (error_ratio.at(window), Vec::new()),
     }
 }
 

@@ -77,7 +77,7 @@ impl<'s> Declared<'s> {
     }
 
     /// The first metric that exposes the sample `name`.
-    fn exposing(&self, name: &str) -> Option<&'s Metric> {
+    pub(crate) fn metric_exposing(&self, name: &str) -> Option<&'s Metric> {
         self.exposed.get(name).map(|&i| &self.service.metrics[i])
     }
 
@@ -148,7 +148,7 @@ fn selector(
 ) {
     let Some(name) = &vs.name else { return };
     let service = declared.service;
-    let Some(metric) = declared.exposing(name) else {
+    let Some(metric) = declared.metric_exposing(name) else {
         lookalike(name, declared, out);
         return;
     };

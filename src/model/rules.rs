@@ -202,7 +202,7 @@ fn slo_rules(service: &Service, slo: &Slo) -> SloRules {
         meta_records,
         burn_alert: names::slo_burn_alert(&service.name, &slo.name),
         burn_alerts,
-        absent_alert: absent_alert(service, slo),
+        absent_alert: absent_alert(service, slo, shortest),
     }
 }
 
@@ -272,23 +272,43 @@ fn traffic_records(
     shortest: Duration,
     sli_records: &[SliRecord],
 ) -> (Vec<RecordingRule>, Option<SliRecord>) {
+    let period = slo.window.duration();
+    let recorded = sli_records.iter().any(|r| r.window == period);
+    let (Some(error_rate), Some(event_rate)) = (
+        promql::sli_error_rate(service, slo, shortest),
+        promql::sli_event_rate(service, slo, shortest),
+    ) else {
+        // No event count (a raw SLI): the SLO window's ratio is the average of the shortest window's, as
+        // Sloth records it.
+        let average = |function: &str| {
+            format!(
+                "{function}({}{}[{}])",
+                sli_error_record(shortest),
+                slo_matchers(service, slo),
+                period.promql()
+            )
+        };
+        let period_record = (!recorded).then(|| SliRecord {
+            window: period,
+            rule: window_record(
+                service,
+                slo,
+                sli_error_record(period),
+                period,
+                format!(
+                    "{} / {}",
+                    average("sum_over_time"),
+                    average("count_over_time")
+                ),
+            ),
+        });
+        return (Vec::new(), period_record);
+    };
     let errors = names::sli_errors_rate_record(shortest);
     let events = names::sli_events_rate_record(shortest);
     let mut records = vec![
-        window_record(
-            service,
-            slo,
-            errors.clone(),
-            shortest,
-            promql::sli_error_rate(service, slo, shortest),
-        ),
-        window_record(
-            service,
-            slo,
-            events.clone(),
-            shortest,
-            promql::sli_event_rate(service, slo, shortest),
-        ),
+        window_record(service, slo, errors.clone(), shortest, error_rate),
+        window_record(service, slo, events.clone(), shortest, event_rate),
     ];
     let mut guarded: Vec<Duration> = slo
         .burn_rate_alerts
@@ -298,17 +318,16 @@ fn traffic_records(
         .collect();
     guarded.sort();
     guarded.dedup();
-    records.extend(guarded.into_iter().map(|window| {
-        window_record(
+    records.extend(guarded.into_iter().filter_map(|window| {
+        Some(window_record(
             service,
             slo,
             names::sli_events_increase_record(window),
             window,
-            promql::sli_event_increase(service, slo, window),
-        )
+            promql::sli_event_increase(service, slo, window)?,
+        ))
     }));
-    let period = slo.window.duration();
-    let period_record = (!sli_records.iter().any(|r| r.window == period)).then(|| {
+    let period_record = (!recorded).then(|| {
         let matchers = slo_matchers(service, slo);
         let window = period.promql();
         SliRecord {
@@ -416,13 +435,14 @@ fn annotations(slo: &Slo, summary: String, description: String) -> BTreeMap<Stri
     out
 }
 
-/// Fires when the series the SLI counts are gone; a firing alert has the selector's equality matchers as
-/// labels, which is what `absent()` returns.
-fn absent_alert(service: &Service, slo: &Slo) -> GeneratedAlert {
-    let (name, matchers) = promql::sli_presence(service, slo);
+/// Fires when the series the SLI counts are gone (a query SLI: when its query over the shortest window
+/// returns nothing); a firing alert has the selector's equality matchers as labels, which is what `absent()`
+/// returns.
+fn absent_alert(service: &Service, slo: &Slo, shortest: Duration) -> GeneratedAlert {
+    let (present, matchers) = promql::sli_presence(service, slo, shortest);
     let rule = AlertingRule {
         alert: names::slo_absent_alert(&service.name, &slo.name),
-        expr: format!("absent({name}{})", promql::braces(&matchers)),
+        expr: format!("absent({present})"),
         for_: ABSENT_FOR,
         labels: slo_alert_labels(service, slo, Severity::Ticket),
         annotations: annotations(
@@ -439,10 +459,8 @@ fn absent_alert(service: &Service, slo: &Slo) -> GeneratedAlert {
     };
     let mut firing_labels: BTreeMap<String, String> = matchers
         .into_iter()
-        .filter_map(|m| match <[String; 1]>::try_from(m.values) {
-            Ok([value]) => Some((m.label, value)),
-            Err(_) => None,
-        })
+        .filter(|m| m.op == promql::MatchOp::Equal)
+        .map(|m| (m.label, m.value))
         .collect();
     firing_labels.extend(rule.labels.clone());
     GeneratedAlert {

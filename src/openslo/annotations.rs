@@ -47,7 +47,7 @@ pub const TEAM_LABEL: &str = "team";
 pub const TIER_LABEL: &str = "tier";
 
 /// Keys of an SLO table that say how it is measured: one of them is the SLI.
-const SLI_KEYS: [&str; 2] = ["ratio", "latency"];
+const SLI_KEYS: [&str; 4] = ["ratio", "latency", "events", "raw"];
 /// Keys of an SLO table that OpenSLO's own fields hold.
 const HELD_KEYS: [&str; 3] = ["description", "objective", "window"];
 /// Keys of `alerting` that the presence of page and ticket conditions says.

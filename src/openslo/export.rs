@@ -17,7 +17,7 @@ use super::cut::cut;
 use super::model::*;
 use crate::conventions::{self, openslo_file, openslo_name};
 use crate::emit::Output;
-use crate::model::promql::{sli_error_rate, sli_event_rate};
+use crate::model::promql::{sli_error_rate, sli_error_ratio, sli_event_rate};
 use crate::model::rules::DISPLAY_WINDOW;
 use crate::model::{BurnRateAlert, Duration, Model, Service, Slo, SourceFile};
 
@@ -222,21 +222,7 @@ fn slo_object(service: &Service, slo: &Slo, table: &toml::Table) -> Result<Objec
                 },
                 spec: SliSpec {
                     description: String::new(),
-                    ratio_metric: RatioMetric {
-                        counter: true,
-                        bad: Some(MetricSpec::prometheus(sli_error_rate(
-                            service,
-                            slo,
-                            DISPLAY_WINDOW,
-                        ))),
-                        total: Some(MetricSpec::prometheus(sli_event_rate(
-                            service,
-                            slo,
-                            DISPLAY_WINDOW,
-                        ))),
-                        raw_type: None,
-                        raw: None,
-                    },
+                    ratio_metric: ratio_metric(service, slo),
                 },
             },
             time_window: vec![TimeWindow {
@@ -251,6 +237,34 @@ fn slo_object(service: &Service, slo: &Slo, table: &toml::Table) -> Result<Objec
             alert_policies,
         },
     })
+}
+
+/// The SLI's queries over the display window: bad and total events, or the raw error ratio.
+fn ratio_metric(service: &Service, slo: &Slo) -> RatioMetric {
+    let (bad, total) = (
+        sli_error_rate(service, slo, DISPLAY_WINDOW),
+        sli_event_rate(service, slo, DISPLAY_WINDOW),
+    );
+    match (bad, total) {
+        (Some(bad), Some(total)) => RatioMetric {
+            counter: true,
+            bad: Some(MetricSpec::prometheus(bad)),
+            total: Some(MetricSpec::prometheus(total)),
+            raw_type: None,
+            raw: None,
+        },
+        _ => RatioMetric {
+            counter: false,
+            bad: None,
+            total: None,
+            raw_type: Some("failure"),
+            raw: Some(MetricSpec::prometheus(sli_error_ratio(
+                service,
+                slo,
+                DISPLAY_WINDOW,
+            ))),
+        },
+    }
 }
 
 /// One burn-rate alert as an `AlertPolicy` with one `AlertCondition`.

@@ -17,7 +17,7 @@ use super::resolve::{resolve, Draft, Group, Row};
 use super::{queries, yaml};
 use crate::conventions;
 use crate::model::lower::{Problem, BURN_RATE_WINDOWS, DEFAULT_SLO_WINDOW};
-use crate::model::promql::{sli_error_rate, sli_event_rate};
+use crate::model::promql::{sli_error_rate, sli_error_ratio, sli_event_rate};
 use crate::model::rules::DISPLAY_WINDOW;
 use crate::model::{self, Exact, Model, Severity, SourceFile};
 
@@ -563,8 +563,13 @@ fn same_queries(d: &Draft<'_>, service: &model::Service, slo: &model::Slo) -> bo
             total,
             ..
         } => {
-            bad.query.trim() == sli_error_rate(service, slo, DISPLAY_WINDOW)
-                && total.query.trim() == sli_event_rate(service, slo, DISPLAY_WINDOW)
+            Some(bad.query.trim().to_string()) == sli_error_rate(service, slo, DISPLAY_WINDOW)
+                && Some(total.query.trim().to_string())
+                    == sli_event_rate(service, slo, DISPLAY_WINDOW)
+        }
+        Ratio::Raw { failure: true, raw } => {
+            !slo.sli.counts_events()
+                && raw.query.trim() == sli_error_ratio(service, slo, DISPLAY_WINDOW)
         }
         _ => false,
     }

@@ -100,7 +100,7 @@ fn ratio_selectors(slo: &Slo) -> RatioSelectors<'_> {
             (errors.metric.as_str(), &errors.matchers),
             (total.metric.as_str(), &total.matchers),
         ],
-        Sli::Latency { .. } => panic!("`{}` is not a ratio SLO", slo.name),
+        _ => panic!("`{}` is not a ratio SLO", slo.name),
     }
 }
 

@@ -16,8 +16,10 @@ use crate::conventions::{
 };
 use crate::model::rules::DISPLAY_WINDOW;
 use crate::model::{
-    promql, BurnRateAlert, Exact, LabelValues, Metric, MetricKind, Model, Selector, Service,
-    Severity, Sli, Slo, ThresholdAlert, Tier,
+    promql,
+    query::{QueryFeed, WindowQuery},
+    BurnRateAlert, Exact, LabelValues, Metric, MetricKind, Model, Selector, Service, Severity, Sli,
+    Slo, ThresholdAlert, Tier,
 };
 use markdown::{
     cell, code, duration, human_seconds, link, or_dash, pairs, percent, prose, window_words, yes_no,
@@ -499,6 +501,8 @@ fn sli_kind(sli: &Sli) -> &'static str {
     match sli {
         Sli::Ratio { .. } => "ratio",
         Sli::Latency { .. } => "latency",
+        Sli::Events { .. } => "events",
+        Sli::Raw { .. } => "raw",
     }
 }
 
@@ -539,6 +543,43 @@ fn sli_words(service: &Service, sli: &Sli) -> String {
                 counted(service, histogram)
             )
         }
+        Sli::Events { errors, total, feed } => format!(
+            "bad events per second over all events per second, each a PromQL query over each recorded window \
+             (`<window>`, Sloth's window placeholder). Bad events: {}; all events: {}.{}",
+            code(&one_line(errors)),
+            code(&one_line(total)),
+            untested(feed)
+        ),
+        Sli::Raw { error_ratio, feed } => format!(
+            "the error ratio as one PromQL query over each recorded window (`<window>`, Sloth's window \
+             placeholder): {}. A raw \
+             SLI counts no events, so its alerts have no low-traffic guard, and its ratio over the SLO window \
+             is the average of its 5-minute ratios, as Sloth records it (a 5-minute ratio of 0/0 = NaN \
+             would stay in that average for the whole window: write the query so that no traffic gives no \
+             sample).{}",
+            code(&one_line(error_ratio)),
+            untested(feed)
+        ),
+    }
+}
+
+/// A query on one line with `<window>` for its placeholders, for a sentence of the docs (the PromQL blocks
+/// show it over 5 minutes as written).
+fn one_line(query: &WindowQuery) -> String {
+    query
+        .shown("<window>")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// For a query SLI the rule tests cannot feed, a sentence saying so and why; empty when they feed it.
+fn untested(feed: &QueryFeed) -> String {
+    match feed {
+        QueryFeed::Unfed(why) => format!(
+            " The generated rule tests leave this SLO out: {why}, the shape whose input series they can feed."
+        ),
+        _ => String::new(),
     }
 }
 

@@ -301,7 +301,7 @@ ratio.total = { metric = "requests" }
 "#,
         );
         let slo = &service.slos[0];
-        let own = queries(&service, slo).expect("queries");
+        let own = queries(&service, slo).expect("queries").expect("fed");
         let all = vec![own.clone()];
         let uses = Uses::new(&all);
         let case = SloCase::new(&service, slo, own, &uses).expect("case");

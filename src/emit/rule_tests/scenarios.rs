@@ -373,8 +373,12 @@ pub(super) fn quiet(case: &SloCase, g: u64) -> Option<(String, Plan)> {
 /// Traffic, then a quiet period without a single request, then traffic again: as soon as traffic resumes, the
 /// SLO window's error ratio, the budget left and both burn rates are numbers (an average poisoned by one
 /// 0/0 would stay NaN for the whole SLO window). Only in the finest file: the records read the shortest
-/// window, which holds at least two of its samples.
+/// window, which holds at least two of its samples. Not for an SLI without an event count (`raw`): its SLO
+/// window's ratio averages its query's ratios, as Sloth's does, and a query of 0/0 poisons that average.
 pub(super) fn quiet_period(case: &SloCase, g: u64) -> Option<(String, Plan)> {
+    if !case.slo.sli.counts_events() {
+        return None;
+    }
     let rules = &case.slo.rules;
     let shortest = rules.sli_records.first()?.window;
     if Range::LeftOpen.reach(shortest.seconds, g) == 0 || shortest.seconds >= QUIET_PERIOD {

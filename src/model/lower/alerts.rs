@@ -114,31 +114,42 @@ impl Lowering<'_> {
                 );
                 false
             }
-            Ok(ast) => {
-                let mut misuse = Vec::new();
-                super::promql_check::metric_misuse(&ast, declared, &mut misuse);
-                // A metric defined with errors is not in the index: its series are not misuses.
-                let broken = &self.broken.metrics;
-                misuse.retain(|m| {
-                    !broken.iter().any(|b| {
-                        m.selector == *b
-                            || m.selector
-                                .strip_prefix(b.as_str())
-                                .is_some_and(|rest| rest.starts_with('_'))
-                    })
-                });
-                for m in &misuse {
-                    self.error(
-                        file,
-                        span.clone(),
-                        m.message.clone(),
-                        m.label.clone(),
-                        m.hint.clone(),
-                    );
-                }
-                misuse.is_empty()
-            }
+            Ok(ast) => self.metric_use(file, |_| span.clone(), &ast, declared),
         }
+    }
+
+    /// Reports every misuse of a declared metric in a parsed expression, at the span `locate` gives for the
+    /// selector's name: counters read as levels, gauges rated, labels the metric does not have; true when
+    /// there is none.
+    pub(super) fn metric_use(
+        &mut self,
+        file: usize,
+        locate: impl Fn(&str) -> Range<usize>,
+        ast: &promql_parser::parser::Expr,
+        declared: &Declared,
+    ) -> bool {
+        let mut misuse = Vec::new();
+        super::promql_check::metric_misuse(ast, declared, &mut misuse);
+        // A metric defined with errors is not in the index: its series are not misuses.
+        let broken = &self.broken.metrics;
+        misuse.retain(|m| {
+            !broken.iter().any(|b| {
+                m.selector == *b
+                    || m.selector
+                        .strip_prefix(b.as_str())
+                        .is_some_and(|rest| rest.starts_with('_'))
+            })
+        });
+        for m in &misuse {
+            self.error(
+                file,
+                locate(&m.selector),
+                m.message.clone(),
+                m.label.clone(),
+                m.hint.clone(),
+            );
+        }
+        misuse.is_empty()
     }
 
     pub(super) fn check_alert_names(&mut self, file: usize, service: &Service, spec: &SpecFile) {

@@ -4,10 +4,12 @@
 
 mod alerts;
 mod dashboard;
+mod inner;
 mod labels;
 mod metrics;
 mod outputs;
 mod percent;
+mod query;
 mod service;
 mod slos;
 mod tiers;

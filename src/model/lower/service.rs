@@ -146,13 +146,14 @@ impl Lowering<'_> {
             Some(policy) if !unread_policy => (policy, true),
             _ => (BURN_RATE_WINDOWS.to_vec(), false),
         };
-        service.slos = spec
+        let declared = Declared::new(&service);
+        let slos = spec
             .slos
             .iter()
             .filter_map(|(n, slo)| {
                 self.lower_slo(
                     file,
-                    &service,
+                    &declared,
                     &tier,
                     (&policy, check_windows),
                     n,
@@ -160,6 +161,7 @@ impl Lowering<'_> {
                 )
             })
             .collect();
+        service.slos = slos;
         let declared = Declared::new(&service);
         let alerts = spec
             .alerts

@@ -131,12 +131,13 @@ impl Lowering<'_> {
     pub(super) fn lower_slo(
         &mut self,
         file: usize,
-        service: &Service,
+        declared: &Declared,
         service_tier: &str,
         (policy, check_window): (&[BurnRateWindow], bool),
         name: &Name,
         spec: &spec::SloSpec,
     ) -> Option<Slo> {
+        let service = declared.service();
         let n = name.get_ref();
         let mut ok = true;
         if spec.description.get_ref().trim().is_empty() {
@@ -179,7 +180,23 @@ impl Lowering<'_> {
             .filter(|_| check_window)
             .unwrap_or(Duration { seconds: 0 });
         let window = self.slo_window(file, name, spec.window.as_ref(), longest);
-        let sli = self.lower_sli(file, service, name, spec);
+        let min_events = spec
+            .min_events
+            .as_ref()
+            .map(|m| *m.get_ref())
+            .or(tier.as_ref().and_then(|t| t.min_events));
+        if let (Some(_), Some(m)) = (&spec.raw, &spec.min_events) {
+            self.error(
+                file,
+                m.span(),
+                format!("`min_events` on SLO `{n}`, whose `raw` SLI counts no events"),
+                "no event count to compare with",
+                "remove `min_events`: a raw SLI's alerts have no low-traffic guard (a tier's `min_events` does \
+                 not apply to it either); an `events` SLI has one",
+            );
+            ok = false;
+        }
+        let sli = self.lower_sli(file, declared, name, spec, min_events != Some(0));
         let mut alert_labels = BTreeMap::new();
         for (k, v) in &spec.alerting.labels {
             if self.label_name(file, k, "alert label") && self.not_generated_label(file, k) {
@@ -263,10 +280,11 @@ impl Lowering<'_> {
                 continue;
             }
             let one_minus = Exact::int(1).checked_sub(threshold)?;
-            let min_events = spec
-                .min_events
-                .or(tier.min_events)
-                .unwrap_or_else(|| single_failure_guard(threshold));
+            let min_events = if sli.counts_events() {
+                min_events.unwrap_or_else(|| single_failure_guard(threshold))
+            } else {
+                0
+            };
             burn_rate_alerts.push(BurnRateAlert {
                 severity,
                 long,
@@ -366,17 +384,20 @@ impl Lowering<'_> {
         Some(window)
     }
 
-    /// The SLO's SLI: a ratio of counters or a latency histogram; `None` after reporting problems.
+    /// The SLO's SLI: a ratio of counters, a latency histogram or a query SLI; `None` after reporting
+    /// problems. `guarded` says whether its alerts count events for `min_events`.
     fn lower_sli(
         &mut self,
         file: usize,
-        service: &Service,
+        declared: &Declared,
         name: &Name,
         spec: &spec::SloSpec,
+        guarded: bool,
     ) -> Option<Sli> {
+        let service = declared.service();
         let n = name.get_ref();
-        let sli = match (&spec.ratio, &spec.latency) {
-            (Some(r), None) => {
+        let sli = match (&spec.ratio, &spec.latency, &spec.events, &spec.raw) {
+            (Some(r), None, None, None) => {
                 let errors = self.selector(
                     file,
                     service,
@@ -400,7 +421,7 @@ impl Lowering<'_> {
                 }
                 Sli::Ratio { errors, total }
             }
-            (None, Some(l)) => {
+            (None, Some(l), None, None) => {
                 let histogram = self.selector(
                     file,
                     service,
@@ -428,8 +449,10 @@ impl Lowering<'_> {
                     le: crate::model::bounds::le_spellings(threshold),
                 }
             }
+            (None, None, Some(e), None) => self.lower_events(file, declared, e, guarded)?,
+            (None, None, None, Some(r)) => self.lower_raw(file, declared, r)?,
             _ => {
-                self.error(file, name.span(), format!("SLO `{n}` needs exactly one of `ratio` and `latency`"), "which SLI?", "add a `[slos.<name>.ratio]` table with `errors` and `total`, or a `[slos.<name>.latency]` table with `metric` and `threshold`");
+                self.error(file, name.span(), format!("SLO `{n}` needs exactly one of `ratio`, `latency`, `events` and `raw`"), "which SLI?", "add one `[slos.<name>.ratio]` table with `errors` and `total`, `[slos.<name>.latency]` with `metric` and `threshold`, `[slos.<name>.events]` with `errors` and `total` queries, or `[slos.<name>.raw]` with an `error_ratio` query");
                 return None;
             }
         };
