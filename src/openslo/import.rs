@@ -626,8 +626,19 @@ fn policy(group: &Group<'_>, p: &mut Problems) -> Option<BTreeMap<Severity, Vec<
             }
             let keys = sorted_keys(&rows);
             match out.get(&severity) {
-                Some((first, _, name)) if *first != keys => {
-                    p.error(&rows[0].at, format!("SLO `{}` has other {} conditions than SLO `{name}`", d.name, conventions::severity_name(severity)), "differs", format!("slogen's burn-rate windows belong to the service: give every SLO of `{}` that alerts with this severity the same lookbackWindow, alertAfter and share of its budget", group.name));
+                Some((first, _, other)) if *first != keys => {
+                    let window = |n: &str| {
+                        group.slos.iter().find(|d| d.name == n).map_or(String::new(), |d| {
+                            model::Duration { seconds: d.slo.window.0 }.promql()
+                        })
+                    };
+                    let (mine, theirs) = (window(&d.name), window(other));
+                    let hint = if mine == theirs {
+                        format!("slogen's burn-rate windows belong to the service: give every SLO of `{}` that alerts with this severity the same lookbackWindow, alertAfter and threshold", group.name)
+                    } else {
+                        format!("slogen's burn-rate windows belong to the service and spend a share of each SLO's budget: over windows of {mine} and {theirs} the same threshold spends different shares; give the SLOs one window, or thresholds in proportion to their windows")
+                    };
+                    p.error(&rows[0].at, format!("SLO `{}` has other {} conditions than SLO `{other}`", d.name, conventions::severity_name(severity)), "differs", hint);
                     ok = false;
                 }
                 Some(_) => {}
