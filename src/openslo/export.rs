@@ -163,8 +163,13 @@ fn in_file_order<'s>(slos: &'s [Slo], text: &str) -> Vec<&'s Slo> {
     let mut at: BTreeMap<String, usize> = BTreeMap::new();
     if let Ok(root) = toml::de::DeTable::parse(text) {
         for (k, v) in root.get_ref() {
-            if let (key::SLOS_TABLE, toml::de::DeValue::Table(t)) = (k.get_ref().as_ref(), v.get_ref()) {
-                at.extend(t.iter().map(|(name, _)| (name.get_ref().to_string(), name.span().start)));
+            if let (key::SLOS_TABLE, toml::de::DeValue::Table(t)) =
+                (k.get_ref().as_ref(), v.get_ref())
+            {
+                at.extend(
+                    t.iter()
+                        .map(|(name, _)| (name.get_ref().to_string(), name.span().start)),
+                );
             }
         }
     }

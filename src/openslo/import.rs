@@ -503,7 +503,9 @@ impl QuerySli {
                 let errors = match (bad, good) {
                     (Some(b), _) => conv(b),
                     (None, Some(g)) => conv(g).map(|(c, at)| {
-                        let t = total.as_ref().map_or(String::new(), |(t, _)| t.query.clone());
+                        let t = total
+                            .as_ref()
+                            .map_or(String::new(), |(t, _)| t.query.clone());
                         let query = format!("({t}) - ({})", c.query);
                         (queries::Converted { query, ..c }, at)
                     }),
@@ -628,9 +630,16 @@ fn policy(group: &Group<'_>, p: &mut Problems) -> Option<BTreeMap<Severity, Vec<
             match out.get(&severity) {
                 Some((first, _, other)) if *first != keys => {
                     let window = |n: &str| {
-                        group.slos.iter().find(|d| d.name == n).map_or(String::new(), |d| {
-                            model::Duration { seconds: d.slo.window.0 }.promql()
-                        })
+                        group
+                            .slos
+                            .iter()
+                            .find(|d| d.name == n)
+                            .map_or(String::new(), |d| {
+                                model::Duration {
+                                    seconds: d.slo.window.0,
+                                }
+                                .promql()
+                            })
                     };
                     let (mine, theirs) = (window(&d.name), window(other));
                     let hint = if mine == theirs {
@@ -638,7 +647,16 @@ fn policy(group: &Group<'_>, p: &mut Problems) -> Option<BTreeMap<Severity, Vec<
                     } else {
                         format!("slogen's burn-rate windows belong to the service and spend a share of each SLO's budget: over windows of {mine} and {theirs} the same threshold spends different shares; give the SLOs one window, or thresholds in proportion to their windows")
                     };
-                    p.error(&rows[0].at, format!("SLO `{}` has other {} conditions than SLO `{other}`", d.name, conventions::severity_name(severity)), "differs", hint);
+                    p.error(
+                        &rows[0].at,
+                        format!(
+                            "SLO `{}` has other {} conditions than SLO `{other}`",
+                            d.name,
+                            conventions::severity_name(severity)
+                        ),
+                        "differs",
+                        hint,
+                    );
                     ok = false;
                 }
                 Some(_) => {}

@@ -188,8 +188,17 @@ mod tests {
     #[test]
     fn raw_counters_become_rates_over_the_window() {
         let mut p = Problems::default();
-        let c = convert(r#"sum(http_requests_total{code=~"5.."})"#, true, &at(), &mut p).unwrap();
-        assert_eq!(c.query, r#"sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))"#);
+        let c = convert(
+            r#"sum(http_requests_total{code=~"5.."})"#,
+            true,
+            &at(),
+            &mut p,
+        )
+        .unwrap();
+        assert_eq!(
+            c.query,
+            r#"sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))"#
+        );
         assert!(p.list.is_empty());
     }
 }
