@@ -69,6 +69,15 @@ fn export_then_import_generates_byte_identical_outputs() {
             names(&dir.path().join("imp/slos")),
             "{name}: the imported spec files are named as the originals"
         );
+        let (before, after) = (
+            common::lower(&dir.path().join("slos")),
+            common::lower(&dir.path().join("imp/slos")),
+        );
+        assert_eq!(
+            before.services.len(),
+            after.services.len(),
+            "{name}: the same services"
+        );
         ok(&["generate", "--out", "a"], dir.path());
         ok(
             &["generate", "--slos", "imp/slos", "--out", "b"],

@@ -186,7 +186,7 @@ fn shorthand(d: Duration) -> (String, bool) {
         seconds: minutes * 60,
     }
     .promql();
-    (text, d.seconds % 60 == 0)
+    (text, d.seconds.is_multiple_of(60))
 }
 
 fn slo_object(service: &Service, slo: &Slo, table: &toml::Table) -> Result<Object<SloSpec>> {

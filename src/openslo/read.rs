@@ -83,6 +83,8 @@ pub struct Sli {
 
 /// A `ratioMetric`.
 #[derive(Debug, Clone)]
+// One per SLI of the files read: boxing the larger variant would save nothing that matters.
+#[allow(clippy::large_enum_variant)]
 pub enum Ratio {
     /// `good` or `bad`, over `total`.
     Events {
