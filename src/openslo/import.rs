@@ -262,12 +262,9 @@ impl<'o> Plan<'o> {
             g.name
         ));
         w.raw(&format!("\n[tiers.{}]\n", g.name));
-        let first = g
-            .slos
-            .first()
-            .map(|d| d.slo.objective.0)
-            .unwrap_or(Exact::int(99));
-        w.value("objective", &float(&first.to_string()), None);
+        if let Some(first) = g.slos.first().map(|d| &d.slo.objective) {
+            w.value("objective", &float(&first.0.to_string()), Some(&first.1));
+        }
         w.string(
             "description",
             "SLOs imported from OpenSLO; each sets its own objective.",
@@ -803,7 +800,7 @@ fn lower(
         path: format!("{} (imported, not written)", s.path),
         text: s.text.clone(),
     }));
-    let mapped: Vec<Problem> = problems
+    let mut mapped: Vec<Problem> = problems
         .into_iter()
         .map(|mut d| {
             for label in &mut d.labels {
@@ -819,5 +816,18 @@ fn lower(
             d
         })
         .collect();
+    // A value written twice (a tier's objective taken from an SLO's) is one problem at its OpenSLO place.
+    let mut seen = Vec::new();
+    mapped.retain(|d| {
+        let labels: Vec<_> = d
+            .labels
+            .iter()
+            .map(|l| (l.file_id, l.range.clone()))
+            .collect();
+        let key = format!("{}{labels:?}", d.message);
+        let new = !seen.contains(&key);
+        seen.push(key);
+        new
+    });
     Err(crate::diagnostics::render(&all, &mapped))
 }
