@@ -149,11 +149,12 @@ pub fn resolve<'o>(objects: &'o Objects, p: &mut Problems) -> Vec<Group<'o>> {
                     found
                 }
             };
-            // A policy that does not alert on a breach makes no burn-rate alert.
-            if let (Some(c), true) = (condition, policy.breaching) {
-                if let Some(row) = row(slo, policy, c, p) {
-                    rows.push(row);
-                }
+            if !policy.breaching {
+                p.error(&policy.meta.at, format!("alert policy `{}` does not alert when its condition breaches", policy.meta.name), "alertWhenBreaching is false or missing", "slogen's burn-rate alerts fire while the budget burns: set `alertWhenBreaching: true`, or remove the policy from the SLO");
+                continue;
+            }
+            if let Some(row) = condition.and_then(|c| row(slo, policy, c, p)) {
+                rows.push(row);
             }
         }
         let name = slo
