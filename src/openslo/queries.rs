@@ -10,6 +10,9 @@
 use promql_parser::parser::{parse, Call, Expr, MatrixSelector};
 
 use super::check::{At, Problems};
+use super::read::{self, Ratio};
+use super::render::Writer;
+use super::resolve::Draft;
 
 /// The window placeholder of query SLIs.
 pub const WINDOW: &str = "{{.window}}";
@@ -144,6 +147,87 @@ fn ranges(query: &str) -> Vec<(std::ops::Range<usize>, String)> {
         i += 1;
     }
     out
+}
+
+/// An SLI from the OpenSLO queries: `events` (bad, or total minus good, over total) or `raw`.
+#[derive(Debug)]
+pub enum QuerySli {
+    /// `[…events]`: error and total queries.
+    Events {
+        errors: (String, At),
+        total: (String, At),
+        /// The fixed range the queries read before.
+        replaced: Option<String>,
+    },
+    /// `[…raw]`: an error ratio.
+    Raw { error_ratio: (String, At) },
+}
+
+impl QuerySli {
+    /// Converts the SLI's queries; problems go to `p`.
+    pub fn new(d: &Draft<'_>, p: &mut Problems) -> Option<QuerySli> {
+        let counter = matches!(d.sli.metric, Ratio::Events { counter: true, .. });
+        let mut conv =
+            |q: &read::Query| convert(&q.query, counter, &q.at, p).map(|c| (c, q.at.clone()));
+        match &d.sli.metric {
+            Ratio::Events {
+                good, bad, total, ..
+            } => {
+                let total = conv(total);
+                let errors = match (bad, good) {
+                    (Some(b), _) => conv(b),
+                    (None, Some(g)) => conv(g).map(|(c, at)| {
+                        let t = total
+                            .as_ref()
+                            .map_or(String::new(), |(t, _)| t.query.clone());
+                        let query = format!("({t}) - ({})", c.query);
+                        (Converted { query, ..c }, at)
+                    }),
+                    (None, None) => None,
+                };
+                let ((e, e_at), (t, t_at)) = (errors?, total?);
+                Some(QuerySli::Events {
+                    replaced: e.replaced.or(t.replaced),
+                    errors: (e.query, e_at),
+                    total: (t.query, t_at),
+                })
+            }
+            Ratio::Raw { failure, raw } => {
+                let (c, at) = conv(raw)?;
+                let q = if *failure {
+                    c.query
+                } else {
+                    format!("1 - ({})", c.query)
+                };
+                Some(QuerySli::Raw {
+                    error_ratio: (q, at),
+                })
+            }
+        }
+    }
+
+    pub fn render(&self, w: &mut Writer, head: &str) {
+        match self {
+            QuerySli::Events {
+                errors,
+                total,
+                replaced,
+            } => {
+                if let Some(r) = replaced {
+                    w.comment(&format!(
+                        "The OpenSLO queries read `[{r}]`; here each alert window reads its own range."
+                    ));
+                }
+                w.raw(&format!("[{head}.events]\n"));
+                w.string("errors", &errors.0, Some(&errors.1));
+                w.string("total", &total.0, Some(&total.1));
+            }
+            QuerySli::Raw { error_ratio } => {
+                w.raw(&format!("[{head}.raw]\n"));
+                w.string("error_ratio", &error_ratio.0, Some(&error_ratio.1));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
