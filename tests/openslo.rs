@@ -301,3 +301,21 @@ fn edited_openslo_values_win_over_the_annotations() {
         dir.path(),
     );
 }
+
+#[test]
+fn invalid_fixture_diagnostics() {
+    for case in yaml_files(&fixtures("invalid")) {
+        let name = Path::new(&case)
+            .file_stem()
+            .expect("file name")
+            .to_string_lossy()
+            .into_owned();
+        let input = slogen::model::SourceFile {
+            path: format!("tests/fixtures/openslo/invalid/{name}.yaml"),
+            text: std::fs::read_to_string(&case).expect("read fixture"),
+        };
+        let rendered = slogen::openslo::import(&[input], "slos")
+            .expect_err(&format!("{name} was imported but is invalid"));
+        insta::assert_snapshot!(format!("openslo_invalid_{name}"), rendered);
+    }
+}

@@ -357,3 +357,28 @@ fn policy(service: &Service, slo: &Slo, alert: &BurnRateAlert) -> Inline<AlertPo
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_up_to_whole_minutes_and_say_so() {
+        assert_eq!(
+            shorthand(Duration { seconds: 2_592_000 }),
+            ("30d".into(), true)
+        );
+        assert_eq!(shorthand(Duration { seconds: 300 }), ("5m".into(), true));
+        assert_eq!(shorthand(Duration { seconds: 90 }), ("2m".into(), false));
+    }
+
+    #[test]
+    fn long_descriptions_are_cut_and_kept_whole_in_an_annotation() {
+        let mut a = BTreeMap::new();
+        let long = "é".repeat(DESCRIPTION_MAX + 1);
+        let cut = description(&long, &mut a);
+        assert_eq!(cut.chars().count(), DESCRIPTION_MAX);
+        assert_eq!(a.get(key::DESCRIPTION), Some(&long));
+        assert_eq!(description("short", &mut BTreeMap::new()), "short");
+    }
+}
