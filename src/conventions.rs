@@ -351,6 +351,15 @@ pub fn is_snake_case(name: &str) -> bool {
         && !name.contains("__")
 }
 
+/// Is `name` a name an SLO's burn-rate alerts may be given (`[A-Za-z][A-Za-z0-9_]*`)? Prometheus takes any
+/// string; this keeps names that read as identifiers in routes and templates, UpperCamelCase like Sloth's
+/// `MyServiceHighErrorRate` or snake_case alike.
+pub fn is_alert_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Is `name` UpperCamelCase (`[A-Z][A-Za-z0-9]*`), the form alert names take?
 pub fn is_upper_camel(name: &str) -> bool {
     let mut chars = name.chars();

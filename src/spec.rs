@@ -267,6 +267,26 @@ pub struct SloAlertingSpec {
     /// Runbook slug or absolute URL; default: the SLO name.
     #[schemars(with = "Option<String>")]
     pub runbook: Option<Spanned<String>>,
+    /// Name of the burn-rate alerts (page and ticket share it), as Sloth's `alerting.name`, e.g.
+    /// `MyServiceHighErrorRate`; default `<Service><Slo>BudgetBurn`.
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
+    /// Extra labels on the page alerts only (Sloth's `page_alert.labels`); may replace `severity`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub page_labels: BTreeMap<Name, String>,
+    /// Extra annotations on the page alerts only (Sloth's `page_alert.annotations`).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub page_annotations: BTreeMap<Name, String>,
+    /// Extra labels on the ticket alerts only (Sloth's `ticket_alert.labels`); may replace `severity`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub ticket_labels: BTreeMap<Name, String>,
+    /// Extra annotations on the ticket alerts only (Sloth's `ticket_alert.annotations`).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub ticket_annotations: BTreeMap<Name, String>,
 }
 
 /// A service level objective.

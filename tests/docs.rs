@@ -367,10 +367,7 @@ fn check_model(model: &Model) {
             )));
             assert!(page.contains(&slo.runbook_url));
             if !slo.burn_rate_alerts.is_empty() {
-                assert!(page.contains(&slogen::conventions::slo_burn_alert(
-                    &service.name,
-                    &slo.name
-                )));
+                assert!(page.contains(&format!("`{}`", slo.burn_alert)));
             }
         }
         for alert in &service.alerts {

@@ -239,11 +239,32 @@ fn every_alert_carries_routing_labels_and_annotations() {
     for e in all_emitted() {
         let service = &e.service;
         for slo in &service.slos {
-            let burn = alerts(
-                &e.rules,
-                &slogen::conventions::slo_burn_alert(&service.name, &slo.name),
-            );
+            // SLOs may share a burn-rate alert name (`alerting.name`): theirs carry their `slo` label.
+            let burn: Vec<&Rule> = alerts(&e.rules, &slo.burn_alert)
+                .into_iter()
+                .filter(|a| a.labels.get("slo") == Some(&slo.name))
+                .collect();
             assert_eq!(burn.len(), slo.burn_rate_alerts.len(), "{}", slo.id);
+            for (alert, a) in burn.iter().zip(&slo.burn_rate_alerts) {
+                let severity = slogen::conventions::severity_name(a.severity);
+                assert_eq!(alert.labels["sloth_severity"], severity, "{}", slo.id);
+                let extras = slo.extras(a.severity).expect("page or ticket");
+                assert_eq!(
+                    alert.labels.get("severity").map(String::as_str),
+                    Some(
+                        extras
+                            .labels
+                            .get("severity")
+                            .map_or(severity, String::as_str)
+                    ),
+                    "{}: `severity` is the alert's, or its severity's own label",
+                    slo.id
+                );
+                for (k, v) in extras.labels.iter().chain(&extras.annotations) {
+                    let got = alert.labels.get(k).or(alert.annotations.get(k));
+                    assert_eq!(got, Some(v), "{}: {severity} extra {k}", slo.id);
+                }
+            }
             let absent = alerts(
                 &e.rules,
                 &slogen::conventions::slo_absent_alert(&service.name, &slo.name),
@@ -261,7 +282,12 @@ fn every_alert_carries_routing_labels_and_annotations() {
                 for (k, v) in service.labels.iter().chain(&slo.alert_labels) {
                     assert_eq!(alert.labels.get(k), Some(v), "{}: label {k}", slo.id);
                 }
-                for (k, v) in &slo.alert_annotations {
+                let overridden = |k: &String| {
+                    [&slo.page_extras, &slo.ticket_extras]
+                        .iter()
+                        .any(|e| e.annotations.contains_key(k))
+                };
+                for (k, v) in slo.alert_annotations.iter().filter(|(k, _)| !overridden(k)) {
                     assert_eq!(
                         alert.annotations.get(k),
                         Some(v),
@@ -304,10 +330,14 @@ fn every_alert_carries_routing_labels_and_annotations() {
             .filter(|r| r.alert.is_some())
         {
             let name = alert.alert.as_deref().unwrap_or_default();
+            // A burn-rate alert's `severity` may be its spec's own (checked above); `sloth_severity` is ours.
+            let severity = alert
+                .labels
+                .get("sloth_severity")
+                .unwrap_or(&alert.labels["severity"]);
             assert!(
-                ["page", "ticket", "info"].contains(&alert.labels["severity"].as_str()),
-                "{name}: severity {}",
-                alert.labels["severity"]
+                ["page", "ticket", "info"].contains(&severity.as_str()),
+                "{name}: severity {severity}"
             );
             for key in ["summary", "description", "runbook_url"] {
                 assert!(

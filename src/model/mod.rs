@@ -266,14 +266,42 @@ pub struct Slo {
     pub budget: ErrorBudget,
     /// Multi-window multi-burn-rate alerts, in severity then window order.
     pub burn_rate_alerts: Vec<BurnRateAlert>,
+    /// The name its burn-rate alerts share: the spec's `alerting.name` (as Sloth's), else
+    /// `<Service><Slo>BudgetBurn`.
+    pub burn_alert: String,
     /// Extra alert labels.
     pub alert_labels: BTreeMap<String, String>,
     /// Extra alert annotations.
     pub alert_annotations: BTreeMap<String, String>,
+    /// Extra labels and annotations of its page alerts.
+    pub page_extras: SeverityExtras,
+    /// Extra labels and annotations of its ticket alerts.
+    pub ticket_extras: SeverityExtras,
     /// Runbook URL.
     pub runbook_url: String,
     /// Its recording and alerting rules.
     pub rules: SloRules,
+}
+
+/// Extra labels and annotations of an SLO's burn-rate alerts of one severity, as Sloth's `page_alert` and
+/// `ticket_alert` give them: routing keys, a channel, a `severity` of the team's own.
+#[derive(Debug, Clone, Default)]
+pub struct SeverityExtras {
+    /// Labels, over the SLO's (they may replace `severity`).
+    pub labels: BTreeMap<String, String>,
+    /// Annotations, over the SLO's and the generated ones.
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Slo {
+    /// The extras of the alerts of `severity` (none for `info`, which burn-rate alerts never have).
+    pub fn extras(&self, severity: Severity) -> Option<&SeverityExtras> {
+        match severity {
+            Severity::Page => Some(&self.page_extras),
+            Severity::Ticket => Some(&self.ticket_extras),
+            Severity::Info => None,
+        }
+    }
 }
 
 /// An SLO's rolling window: any whole number of seconds from the longest alert window up to 366 days.

@@ -200,7 +200,7 @@ fn slo_rules(service: &Service, slo: &Slo) -> SloRules {
         traffic_records,
         period_record,
         meta_records,
-        burn_alert: names::slo_burn_alert(&service.name, &slo.name),
+        burn_alert: slo.burn_alert.clone(),
         burn_alerts,
         absent_alert: absent_alert(service, slo, shortest),
     }
@@ -482,9 +482,12 @@ fn burn_rate_alert(service: &Service, slo: &Slo, a: &BurnRateAlert) -> Generated
         names::SLOTH_SEVERITY_LABEL.into(),
         names::severity_name(a.severity).to_string(),
     );
+    let extras = slo.extras(a.severity);
+    // Sloth's `page_alert` labels may replace `severity`; every other generated label stays.
+    labels.extend(extras.into_iter().flat_map(|e| e.labels.clone()));
     let percent = Exact::int(100);
-    let rule = AlertingRule {
-        alert: names::slo_burn_alert(&service.name, &slo.name),
+    let mut rule = AlertingRule {
+        alert: slo.burn_alert.clone(),
         expr: format!(
             "{long_record}{matchers} > {t} and ignoring ({WINDOW_LABEL}) {short_record}{matchers} > {t}{guard}",
             long_record = sli_error_record(a.long),
@@ -521,6 +524,8 @@ fn burn_rate_alert(service: &Service, slo: &Slo, a: &BurnRateAlert) -> Generated
             ),
         ),
     };
+    rule.annotations
+        .extend(extras.into_iter().flat_map(|e| e.annotations.clone()));
     let mut firing_labels = slo_labels(service, slo);
     firing_labels.insert(WINDOW_LABEL.into(), long);
     firing_labels.extend(rule.labels.clone());

@@ -117,6 +117,8 @@ struct SloSection {
     runbook: String,
     alert_labels: String,
     alert_annotations: String,
+    /// Per severity (`page`, `ticket`), the extra labels and annotations of its alerts, when it has some.
+    severity_extras: Vec<(String, String)>,
 }
 
 #[derive(Serialize)]
@@ -414,18 +416,39 @@ fn slo_section(service: &Service, slo: &Slo) -> Result<SloSection> {
         burn_rows: slo.burn_rate_alerts.iter().map(burn_row).collect(),
         burn_alert: code(&slo.rules.burn_alert),
         burn_severities: slo
-            .burn_rate_alerts
+            .rules
+            .burn_alerts
             .iter()
-            .map(|a| a.severity)
+            .filter_map(|a| a.rule.labels.get(conventions::SEVERITY_LABEL))
             .collect::<BTreeSet<_>>()
             .into_iter()
-            .map(|s| code(conventions::severity_name(s)))
+            .map(|s| code(s))
             .collect::<Vec<_>>()
             .join(" or "),
         absent_alert: code(&slo.rules.absent_alert.rule.alert),
         runbook: link(&slo.runbook_url, &slo.runbook_url),
         alert_labels: pairs(&slo.alert_labels),
         alert_annotations: pairs(&slo.alert_annotations),
+        severity_extras: [Severity::Page, Severity::Ticket]
+            .into_iter()
+            .filter_map(|severity| {
+                let extras = slo.extras(severity)?;
+                let parts: Vec<String> = [
+                    ("labels", &extras.labels),
+                    ("annotations", &extras.annotations),
+                ]
+                .into_iter()
+                .filter(|(_, map)| !map.is_empty())
+                .map(|(what, map)| format!("{what} {}", pairs(map)))
+                .collect();
+                (!parts.is_empty()).then(|| {
+                    (
+                        conventions::severity_name(severity).to_string(),
+                        parts.join("; "),
+                    )
+                })
+            })
+            .collect(),
     })
 }
 

@@ -53,8 +53,17 @@ pub(super) struct Lane<'c, 's> {
 }
 
 impl<'c, 's> Lane<'c, 's> {
-    /// Whether `case` conflicts with none of the lane's SLOs.
+    /// Whether `case` conflicts with none of the lane's SLOs, and shares no alert name with one (SLOs may
+    /// share a burn-rate alert name, and a check of one would not expect the other's alerts).
     pub(super) fn admits(&self, case: &SloCase) -> bool {
+        let names = |c: &SloCase| [c.burn_alert.clone(), c.absent_alert.clone()];
+        if self
+            .parts
+            .iter()
+            .any(|(other, _, _)| names(other).iter().any(|n| names(case).contains(n)))
+        {
+            return false;
+        }
         let mut sharing: Vec<usize> = case
             .feeds
             .iter()

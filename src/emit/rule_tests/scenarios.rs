@@ -472,14 +472,18 @@ pub(super) fn no_data<'c>(cases: &'c [SloCase], g: u64) -> TestGroup<'c> {
     for c in cases {
         let fires = ceil_to(Exact::int(c.absent_for.seconds), g);
         if fires >= g {
-            tests.insert((fires - g, &c.absent_alert), Vec::new());
+            tests.entry((fires - g, &c.absent_alert)).or_default();
         }
         let absent = ExpAlert {
             exp_labels: &c.absent_labels,
             exp_annotations: Cow::Borrowed(&c.absent_annotations),
         };
-        tests.insert((fires, &c.absent_alert), vec![absent]);
-        tests.insert((fires, &c.burn_alert), Vec::new());
+        // SLOs may share an alert name: each adds its alerts to the name's expected ones.
+        tests
+            .entry((fires, &c.absent_alert))
+            .or_default()
+            .push(absent);
+        tests.entry((fires, &c.burn_alert)).or_default();
     }
     TestGroup {
         name: "no data: every SLI's absent alert fires after its `for`, no burn-rate alert fires"

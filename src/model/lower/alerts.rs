@@ -152,19 +152,40 @@ impl Lowering<'_> {
         misuse.is_empty()
     }
 
+    /// Threshold alerts may not take a name an SLO's alerts have, nor an SLO's burn-rate alerts the name of
+    /// an absent alert. SLOs may share a burn-rate alert name, as Sloth's specs often do: their alerts differ
+    /// in the `slo` label.
     pub(super) fn check_alert_names(&mut self, file: usize, service: &Service, spec: &SpecFile) {
-        let generated: HashSet<String> = service
+        let absent: HashSet<String> = service
             .slos
             .iter()
-            .flat_map(|slo| {
-                [
-                    conventions::slo_burn_alert(&service.name, &slo.name),
-                    conventions::slo_absent_alert(&service.name, &slo.name),
-                ]
-            })
+            .map(|slo| conventions::slo_absent_alert(&service.name, &slo.name))
+            .collect();
+        for (name, slo) in &spec.slos {
+            let Some(alert) = &slo.get_ref().alerting.name else {
+                continue;
+            };
+            if absent.contains(alert.get_ref()) {
+                self.error(
+                    file,
+                    alert.span(),
+                    format!(
+                        "the burn-rate alerts of SLO `{}` take the name of an absent alert",
+                        name.get_ref()
+                    ),
+                    "same name as an SLO's absent alert",
+                    "choose another name",
+                );
+            }
+        }
+        let generated: HashSet<&str> = service
+            .slos
+            .iter()
+            .map(|slo| slo.burn_alert.as_str())
+            .chain(absent.iter().map(String::as_str))
             .collect();
         for name in spec.alerts.keys() {
-            if generated.contains(name.get_ref()) {
+            if generated.contains(name.get_ref().as_str()) {
                 self.error(
                     file,
                     name.span(),

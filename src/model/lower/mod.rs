@@ -2,6 +2,7 @@
 //!
 //! One submodule per spec section; each adds its checks to [`Lowering`], which collects every problem.
 
+mod alerting;
 mod alerts;
 mod dashboard;
 mod inner;

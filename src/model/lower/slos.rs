@@ -197,19 +197,9 @@ impl Lowering<'_> {
             ok = false;
         }
         let sli = self.lower_sli(file, declared, name, spec, min_events != Some(0));
-        let mut alert_labels = BTreeMap::new();
-        for (k, v) in &spec.alerting.labels {
-            if self.label_name(file, k, "alert label") && self.not_generated_label(file, k) {
-                alert_labels.insert(k.get_ref().clone(), v.clone());
-            }
-        }
-        for (k, v) in &spec.alerting.annotations {
-            if let Err(action) = super::template::parse(v) {
-                self.error(file, k.span(), format!("annotation `{}` of SLO `{n}` uses the template `{action}`", k.get_ref()), "cannot be checked", "SLO alert annotations are static text plus `{{ $value | humanizePercentage }}`, so that the generated rule tests can predict them; the alert labels already name the service and SLO");
-                ok = false;
-            }
-        }
-        let (Some(tier), Some(objective), Some(window), Some(sli)) = (tier, objective, window, sli)
+        let alerting = self.slo_alerting(file, service, name, &spec.alerting);
+        let (Some(tier), Some(objective), Some(window), Some(sli), Some(alerting)) =
+            (tier, objective, window, sli, alerting)
         else {
             return None;
         };
@@ -301,28 +291,6 @@ impl Lowering<'_> {
                 reset_time: one_minus.mul(Exact::int(short.seconds)),
             });
         }
-        let alert_annotations = spec
-            .alerting
-            .annotations
-            .iter()
-            .map(|(k, v)| (k.get_ref().clone(), v.clone()))
-            .collect();
-        let runbook = spec.alerting.runbook.as_ref();
-        let runbook_url = conventions::runbook_url(
-            &service.runbook_base_url,
-            runbook.map_or(n.as_str(), |r| r.get_ref().as_str()),
-        );
-        // The URL is an annotation: the generated rule tests must be able to render it.
-        if let (Some(runbook), Err(action)) = (runbook, super::template::parse(&runbook_url)) {
-            self.error(
-                file,
-                runbook.span(),
-                format!("runbook of SLO `{n}` uses the template `{action}`"),
-                "a template in a URL",
-                "give a runbook slug or URL without `{{ … }}`",
-            );
-            ok = false;
-        }
         ok.then(|| Slo {
             name: n.clone(),
             id: conventions::slo_id(&service.name, n),
@@ -334,9 +302,12 @@ impl Lowering<'_> {
             sli,
             budget,
             burn_rate_alerts,
-            alert_labels,
-            alert_annotations,
-            runbook_url,
+            burn_alert: alerting.burn_alert,
+            alert_labels: alerting.labels,
+            alert_annotations: alerting.annotations,
+            page_extras: alerting.page,
+            ticket_extras: alerting.ticket,
+            runbook_url: alerting.runbook_url,
             rules: SloRules::default(),
         })
     }
