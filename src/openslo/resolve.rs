@@ -205,6 +205,25 @@ pub fn resolve<'o>(objects: &'o Objects, p: &mut Problems) -> Vec<Group<'o>> {
             }
         }
     }
+    // A slogen export of a service without SLOs is a `Service` alone; another tool's has nothing to import.
+    for s in objects
+        .services
+        .iter()
+        .filter(|s| s.meta.annotation(key::SPEC).is_some())
+    {
+        let name = s
+            .meta
+            .annotation(key::NAME)
+            .map_or_else(|| from_openslo_name(&s.meta.name), |(n, _)| n.clone());
+        if !groups.iter().any(|g| g.name == name) {
+            groups.push(Group {
+                name,
+                service: Some(s),
+                at: s.meta.at.clone(),
+                slos: Vec::new(),
+            });
+        }
+    }
     groups
 }
 
