@@ -119,17 +119,6 @@ impl Exact {
         }
     }
 
-    /// Parses what [`Exact::fraction`] prints, or a plain decimal.
-    pub fn parse_fraction(text: &str) -> Option<Exact> {
-        match text.split_once('/') {
-            Some((n, d)) => {
-                let (n, d): (u128, u128) = (n.parse().ok()?, d.parse().ok()?);
-                (d != 0).then(|| Exact::new(n, d))
-            }
-            None => Exact::parse_decimal(text),
-        }
-    }
-
     /// The nearest float, for templates that compute with it (never for printing thresholds).
     pub fn to_f64(self) -> f64 {
         self.num as f64 / self.den as f64
@@ -259,6 +248,12 @@ mod tests {
 
     fn show(e: Exact) -> String {
         e.to_string()
+    }
+
+    #[test]
+    fn fractions_print_in_lowest_terms() {
+        assert_eq!(Exact::new(28, 30).fraction(), "14/15");
+        assert_eq!(Exact::int(6).fraction(), "6");
     }
 
     #[test]
