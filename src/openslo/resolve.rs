@@ -53,6 +53,8 @@ pub struct Row {
     pub for_: Duration,
     /// What was rounded to fit slogen's limits, for a comment.
     pub note: Option<String>,
+    /// The policy's description, for a comment.
+    pub description: Option<String>,
     /// The condition's threshold.
     pub at: At,
 }
@@ -360,6 +362,7 @@ fn row(slo: &Slo, policy: &Policy, c: &Condition, p: &mut Problems) -> Option<Ro
         percent,
         for_,
         note,
+        description: policy.description.clone(),
         at: at.clone(),
     })
 }

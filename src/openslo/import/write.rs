@@ -108,9 +108,12 @@ impl Plan<'_> {
     }
 
     fn render_rows(&self, w: &mut Writer) {
-        for row in self.rows.values().flatten() {
-            if let Some(note) = &row.note {
-                w.comment(note);
+        for (n, row) in self.rows.values().flatten().enumerate() {
+            if n > 0 {
+                w.raw("\n");
+            }
+            for comment in row.description.iter().chain(&row.note) {
+                w.comment(comment);
             }
             w.raw("[[service.alert_windows]]\n");
             w.string(
@@ -222,6 +225,9 @@ impl Plan<'_> {
                     }
                 }
                 None => {
+                    if let Some(d) = &s.draft.sli.description {
+                        w.comment(&format!("SLI: {d}"));
+                    }
                     if let Some(q) = &s.queries {
                         q.render(&mut w, &head);
                     }

@@ -31,7 +31,7 @@ pub(super) fn policy_use(file: usize, node: &Node, p: &mut Problems) -> Option<U
 
 pub(super) fn policy(file: usize, meta: Meta, spec: &Node, p: &mut Problems) -> Option<Policy> {
     let mut f = Fields::of(spec, file, "an AlertPolicy's `spec`", p)?;
-    description(&mut f, p);
+    let description = description(&mut f, p).map(|d| d.0);
     f.boolean("alertWhenNoData", p);
     f.boolean("alertWhenResolved", p);
     let breaching = f.boolean("alertWhenBreaching", p);
@@ -101,6 +101,7 @@ pub(super) fn policy(file: usize, meta: Meta, spec: &Node, p: &mut Problems) -> 
     }
     Some(Policy {
         meta,
+        description,
         breaching,
         condition,
         targets: uses,

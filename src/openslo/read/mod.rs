@@ -84,6 +84,8 @@ pub struct Slo {
 pub struct Sli {
     /// Metadata (of the inline indicator or the object).
     pub meta: Meta,
+    /// `spec.description`, for a comment.
+    pub description: Option<String>,
     /// The queries.
     pub metric: Ratio,
 }
@@ -131,6 +133,8 @@ pub struct Query {
 pub struct Policy {
     /// Metadata.
     pub meta: Meta,
+    /// `spec.description`, for a comment.
+    pub description: Option<String>,
     /// `alertWhenBreaching`.
     pub breaching: bool,
     /// Its one condition.

@@ -8,7 +8,7 @@ use super::*;
 /// An SLI spec.
 pub(super) fn sli(file: usize, meta: Meta, spec: &Node, p: &mut Problems) -> Option<Sli> {
     let mut f = Fields::of(spec, file, "an SLI's `spec`", p)?;
-    description(&mut f, p);
+    let description = description(&mut f, p).map(|d| d.0);
     let threshold = f.opt_entry("thresholdMetric");
     let ratio = f.opt("ratioMetric");
     f.finish(p);
@@ -92,7 +92,11 @@ pub(super) fn sli(file: usize, meta: Meta, spec: &Node, p: &mut Problems) -> Opt
             return None;
         }
     };
-    Some(Sli { meta, metric })
+    Some(Sli {
+        meta,
+        description,
+        metric,
+    })
 }
 
 /// `{metricSource: {metricSourceRef?, type?, spec: {query}}}`.
