@@ -324,3 +324,33 @@ fn invalid_fixture_diagnostics() {
         insta::assert_snapshot!(format!("openslo_invalid_{name}"), rendered);
     }
 }
+
+#[test]
+fn a_mistake_inside_an_exported_spec_text_is_reported_at_its_yaml_line() {
+    let dir = binary::scratch();
+    ok(&["export", "openslo", "--out", "exp"], dir.path());
+    let path = dir.path().join("exp/backend.yaml");
+    let yaml = std::fs::read_to_string(&path).expect("export");
+    let (from, to) = (
+        "      values = [\"GET\", \"POST\"",
+        "      values = [\"GET\", \"GET\"",
+    );
+    let line = yaml
+        .lines()
+        .position(|l| l.starts_with(from))
+        .expect("the method label")
+        + 1;
+    std::fs::write(&path, yaml.replacen(from, to, 1)).expect("edit");
+    let out = slogen(
+        &["import", "openslo", "exp/backend.yaml", "--out", "imp"],
+        dir.path(),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("duplicate label value `GET`"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("exp/backend.yaml:{line}:24")),
+        "line {line}:\n{stderr}"
+    );
+    assert!(!dir.path().join("imp").exists(), "nothing is written");
+}

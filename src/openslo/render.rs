@@ -11,7 +11,19 @@ pub struct Writer {
     /// The text.
     pub text: String,
     /// Byte ranges of the text and where their values came from.
-    pub origins: Vec<(Range<usize>, At)>,
+    pub origins: Vec<Origin>,
+}
+
+/// Where a range of the written text came from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The range in the written text.
+    pub range: Range<usize>,
+    /// The YAML value it came from.
+    pub at: At,
+    /// For text copied from a block annotation: the annotation's text and where in it the copy starts, so
+    /// that a place in the copy maps to its line and column in the YAML.
+    pub block: Option<(String, usize)>,
 }
 
 impl Writer {
@@ -20,11 +32,16 @@ impl Writer {
         self.text.push_str(text);
     }
 
-    /// Appends text that came from `at` as a whole (a block the importer copies).
-    pub fn raw_from(&mut self, text: &str, at: &At) {
+    /// Appends `annotation[from..from + text.len()]`, the text of the annotation at `at`, or other text
+    /// (`from` None) that came from it as a whole.
+    pub fn raw_from(&mut self, text: &str, at: &At, block: Option<(&str, usize)>) {
         let start = self.text.len();
         self.text.push_str(text);
-        self.origins.push((start..self.text.len(), at.clone()));
+        self.origins.push(Origin {
+            range: start..self.text.len(),
+            at: at.clone(),
+            block: block.map(|(t, from)| (t.to_string(), from)),
+        });
     }
 
     /// `key = value` with an already formatted TOML value, and its origin.
@@ -34,7 +51,11 @@ impl Writer {
         let start = self.text.len();
         self.text.push_str(value);
         if let Some(at) = at {
-            self.origins.push((start..self.text.len(), at.clone()));
+            self.origins.push(Origin {
+                range: start..self.text.len(),
+                at: at.clone(),
+                block: None,
+            });
         }
         self.text.push('\n');
     }
@@ -61,12 +82,11 @@ impl Writer {
     }
 
     /// Where a byte of the text came from: the narrowest recorded range holding it.
-    pub fn origin_of(&self, range: &Range<usize>) -> Option<&At> {
+    pub fn origin_of(&self, range: &Range<usize>) -> Option<&Origin> {
         self.origins
             .iter()
-            .filter(|(r, _)| r.start <= range.start && range.start <= r.end)
-            .min_by_key(|(r, _)| r.end - r.start)
-            .map(|(_, at)| at)
+            .filter(|o| o.range.start <= range.start && range.start <= o.range.end)
+            .min_by_key(|o| o.range.end - o.range.start)
     }
 }
 

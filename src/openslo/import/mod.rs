@@ -11,11 +11,12 @@ mod windows;
 mod write;
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use super::annotations as key;
 use super::check::{At, Problems};
 use super::read::{self, Objects};
-use super::render::Writer;
+use super::render::{Origin, Writer};
 use super::resolve::{resolve, Group};
 use super::yaml;
 use crate::model::lower::Problem;
@@ -184,11 +185,22 @@ fn lower(
         .into_iter()
         .map(|mut d| {
             for label in &mut d.labels {
-                let (_, _, writer, block) = &files[label.file_id];
-                match writer.and_then(|w| w.origin_of(&label.range)).or(*block) {
-                    Some(at) => {
-                        label.file_id = at.file;
-                        label.range = at.span.clone();
+                let (_, text, writer, shared) = &files[label.file_id];
+                let origin = match (writer, shared) {
+                    (Some(w), _) => w.origin_of(&label.range).cloned(),
+                    (None, Some(at)) => Some(Origin {
+                        range: 0..text.len(),
+                        at: (*at).clone(),
+                        block: Some((text.clone(), 0)),
+                    }),
+                    (None, None) => None,
+                };
+                match origin {
+                    Some(o) => {
+                        let yaml = &inputs[o.at.file].text;
+                        label.range = in_block(yaml, &o, &label.range, text)
+                            .unwrap_or_else(|| o.at.span.clone());
+                        label.file_id = o.at.file;
                     }
                     None => label.file_id += inputs.len(),
                 }
@@ -210,4 +222,25 @@ fn lower(
         new
     });
     Err(crate::diagnostics::render(&all, &mapped))
+}
+
+/// The YAML bytes of `range` (of the written `toml`) when its origin is a literal block annotation copied
+/// unchanged: each line of the annotation is a line of the YAML, indented as the block's first line.
+fn in_block(yaml: &str, o: &Origin, range: &Range<usize>, toml: &str) -> Option<Range<usize>> {
+    let (annotation, from) = o.block.as_ref()?;
+    let first_line = yaml[..o.at.span.start].rfind('\n').map_or(0, |i| i + 1);
+    let indent = o.at.span.start - first_line;
+    let place = |at: usize| -> Option<usize> {
+        let offset = from + at.checked_sub(o.range.start)?;
+        let before = annotation.get(..offset)?;
+        let line = before.matches('\n').count();
+        let col = offset - before.rfind('\n').map_or(0, |i| i + 1);
+        let mut start = first_line;
+        for _ in 0..line {
+            start += yaml[start..].find('\n')? + 1;
+        }
+        Some(start + indent + col)
+    };
+    let mapped = place(range.start)?..place(range.end)?;
+    (yaml.get(mapped.clone())? == toml.get(range.clone())?).then_some(mapped)
 }

@@ -27,7 +27,8 @@ impl Plan<'_> {
                     Some(i) => (&text[..i], &text[i + key::SLOS_MARK.len()..]),
                     None => (text.as_str(), ""),
                 };
-                w.raw_from(before, at);
+                let whole = !self.rewrite_windows;
+                w.raw_from(before, at, whole.then_some((text.as_str(), 0)));
                 if !before.is_empty()
                     && !before.ends_with("\n\n")
                     && !slos.text.is_empty()
@@ -36,7 +37,8 @@ impl Plan<'_> {
                     w.raw("\n");
                 }
                 append(&mut w, slos);
-                w.raw_from(after, at);
+                let from = text.len() - after.len();
+                w.raw_from(after, at, whole.then_some((text.as_str(), from)));
             }
             None => {
                 self.render_service(&mut w);
@@ -262,10 +264,8 @@ impl Plan<'_> {
 fn append(w: &mut Writer, other: Writer) {
     let base = w.text.len();
     w.text.push_str(&other.text);
-    w.origins.extend(
-        other
-            .origins
-            .into_iter()
-            .map(|(r, at)| (r.start + base..r.end + base, at)),
-    );
+    w.origins.extend(other.origins.into_iter().map(|mut o| {
+        o.range = o.range.start + base..o.range.end + base;
+        o
+    }));
 }
