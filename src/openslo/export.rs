@@ -86,10 +86,11 @@ fn file_name(path: &str) -> &str {
     path.rsplit_once('/').map_or(path, |(_, name)| name)
 }
 
-/// Metadata named after a slogen name, keeping the name in an annotation when OpenSLO's form loses it.
-fn metadata(name: &str) -> Metadata {
+/// Metadata of the object `openslo` standing for the slogen `name`, which an annotation keeps when the
+/// OpenSLO name does not give it back.
+fn metadata(name: &str, openslo: String) -> Metadata {
     let mut m = Metadata {
-        name: openslo_name(&[name]),
+        name: openslo,
         ..Metadata::default()
     };
     if conventions::from_openslo_name(&m.name) != name {
@@ -115,7 +116,7 @@ fn service_object(
     file: &SourceFile,
     shared: &BTreeMap<String, String>,
 ) -> Result<Object<ServiceSpec>> {
-    let mut metadata = metadata(&service.name);
+    let mut metadata = metadata(&service.name, openslo_name(&[&service.name]));
     metadata
         .labels
         .insert(key::TEAM_LABEL.into(), service.team.clone());
@@ -190,7 +191,9 @@ fn shorthand(d: Duration) -> (String, bool) {
 }
 
 fn slo_object(service: &Service, slo: &Slo, table: &toml::Table) -> Result<Object<SloSpec>> {
-    let mut metadata = metadata(&slo.name);
+    // SLO names are unique within a service; OpenSLO's are unique among all SLOs, so the service prefixes them
+    // (as it does in the `sloth_id` label).
+    let mut metadata = metadata(&slo.name, openslo_name(&[&service.name, &slo.name]));
     metadata
         .labels
         .insert(key::TIER_LABEL.into(), slo.tier.clone());
@@ -222,7 +225,7 @@ fn slo_object(service: &Service, slo: &Slo, table: &toml::Table) -> Result<Objec
             indicator: Inline {
                 kind: None,
                 metadata: Metadata {
-                    name: openslo_name(&[&slo.name]),
+                    name: openslo_name(&[&service.name, &slo.name]),
                     ..Metadata::default()
                 },
                 spec: SliSpec {
@@ -276,6 +279,7 @@ fn ratio_metric(service: &Service, slo: &Slo) -> RatioMetric {
 fn policy(service: &Service, slo: &Slo, alert: &BurnRateAlert) -> Inline<AlertPolicySpec> {
     let severity = conventions::severity_name(alert.severity);
     let name = openslo_name(&[
+        &service.name,
         &slo.name,
         severity,
         &alert.long.promql(),
