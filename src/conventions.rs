@@ -341,6 +341,13 @@ pub fn is_label_name(name: &str) -> bool {
         && !name.starts_with("__")
 }
 
+/// Is `name` a valid Prometheus metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`), as another program may expose one?
+pub fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
 /// Is `name` snake_case (`[a-z][a-z0-9_]*`), the form metric, SLO and service names take so they can name
 /// Rust fields and files too?
 pub fn is_snake_case(name: &str) -> bool {

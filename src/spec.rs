@@ -141,7 +141,8 @@ pub struct LabelSpec {
     /// The closed set of values; each becomes an enum variant.
     #[schemars(with = "Option<Vec<String>>")]
     pub values: Option<Spanned<Vec<Name>>>,
-    /// For an open label: how many distinct values are kept before new ones fold into `other`.
+    /// For an open label: how many distinct values are kept before new ones fold into `other`. A label with
+    /// neither `values` nor `max_values` takes any value, for metrics another program exposes only.
     #[schemars(with = "Option<u32>")]
     pub max_values: Option<Spanned<u32>>,
 }
@@ -158,7 +159,18 @@ pub enum MetricKind {
     Histogram,
 }
 
-/// A metric the service exposes.
+/// Who exposes a metric, which decides whether the generated Rust module records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricSource {
+    /// The service itself, through the generated Rust module.
+    Service,
+    /// Another program (ingress-nginx, kube-state-metrics, a blackbox probe, a sidecar): SLOs, alerts and
+    /// panels read it, the Rust module leaves it out.
+    External,
+}
+
+/// A metric the service exposes, or (`source = "external"`) one that another program exposes about it.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricSpec {
@@ -185,6 +197,71 @@ pub struct MetricSpec {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub group_by: Vec<Name>,
+    /// `service` (default) or `external`: exposed by another program, so not part of the Rust module.
+    #[schemars(with = "Option<MetricSource>")]
+    pub source: Option<Spanned<MetricSource>>,
+    /// An external metric's exact exposed name: a counter's or gauge's sample name as exposed (with or
+    /// without `_total`, e.g. `nginx_ingress_controller_requests`), a histogram's name without `_bucket`.
+    /// Default: derived from the key, `unit` and type as for the service's own metrics.
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
+    /// An external metric's label matchers in every query, in place of the service's `selector` (another
+    /// program is scraped as another job), e.g. `{ job = "ingress-nginx" }`. Default: none.
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    pub selector: Option<Spanned<BTreeMap<Name, String>>>,
+}
+
+/// What one label of a selector may be: a list of values, or a table with exactly one of `regex`, `not`
+/// and `not_regex`.
+#[derive(Debug, JsonSchema)]
+#[serde(untagged)]
+pub enum MatchSpec {
+    /// Any of these values, e.g. `["5xx"]`.
+    Values(Vec<String>),
+    /// A regex or a negative matcher, e.g. `{ regex = "5..|429" }`.
+    Table(MatchTableSpec),
+}
+
+/// A regex or negative matcher of one label.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchTableSpec {
+    /// Values matching this RE2 regex, anchored as Prometheus anchors it (`^(?:…)$`); open labels only.
+    #[schemars(with = "Option<String>")]
+    pub regex: Option<Spanned<String>>,
+    /// Any value but these.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub not: Option<Spanned<Vec<String>>>,
+    /// Values not matching this RE2 regex, anchored; open labels only.
+    #[schemars(with = "Option<String>")]
+    pub not_regex: Option<Spanned<String>>,
+}
+
+impl<'de> Deserialize<'de> for MatchSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = MatchSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of values or a table with `regex`, `not` or `not_regex`")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<MatchSpec, A::Error> {
+                Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(MatchSpec::Values)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<MatchSpec, A::Error> {
+                Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(MatchSpec::Table)
+            }
+        }
+        deserializer.deserialize_any(Either)
+    }
 }
 
 /// Label matchers on one metric: each label maps to the values it may take.
@@ -194,10 +271,11 @@ pub struct SelectorSpec {
     /// Metric name, as declared under `[metrics]`.
     #[schemars(with = "String")]
     pub metric: Name,
-    /// Label to allowed values, e.g. `{ status = ["5xx"] }`.
+    /// Label to allowed values, e.g. `{ status = ["5xx"] }`, or to a matcher table, e.g.
+    /// `{ code = { regex = "5..|429" } }`, `{ code = { not = ["404"] } }`.
     #[serde(default, rename = "match")]
-    #[schemars(with = "BTreeMap<String, Vec<String>>")]
-    pub matchers: BTreeMap<Name, Spanned<Vec<String>>>,
+    #[schemars(with = "BTreeMap<String, MatchSpec>")]
+    pub matchers: BTreeMap<Name, Spanned<MatchSpec>>,
 }
 
 /// A ratio SLI: bad events over all events, both counters.
@@ -220,10 +298,11 @@ pub struct LatencySliSpec {
     /// Threshold in the histogram's unit; must be one of its bucket boundaries.
     #[schemars(with = "f64")]
     pub threshold: Spanned<f64>,
-    /// Label matchers restricting the events counted.
+    /// Label matchers restricting the events counted: values, or a table with `regex`, `not` or
+    /// `not_regex`.
     #[serde(default, rename = "match")]
-    #[schemars(with = "BTreeMap<String, Vec<String>>")]
-    pub matchers: BTreeMap<Name, Spanned<Vec<String>>>,
+    #[schemars(with = "BTreeMap<String, MatchSpec>")]
+    pub matchers: BTreeMap<Name, Spanned<MatchSpec>>,
 }
 
 /// A query SLI like Sloth's `events`: bad and all events per second, each a PromQL query with a

@@ -412,9 +412,10 @@ fn check(lint: &Lint, service: &Service) -> Value {
         "{name}: one panel per metric and extra panel, three per SLO"
     );
 
-    // Each metric charted in its row, through the service selector, broken down by its group_by labels.
-    let selector = label_matchers(service, &BTreeMap::new());
+    // Each metric charted in its row, through its selector (the service's, or an external metric's own),
+    // broken down by its group_by labels.
     for metric in &service.metrics {
+        let selector = label_matchers(&metric.selector, &BTreeMap::new());
         let series = match metric.kind {
             MetricKind::Histogram => metric.histogram_series("bucket"),
             _ => metric.sample_name(),

@@ -37,9 +37,25 @@ fn generated_modules_parse_and_declare_every_metric() {
                         .to_string()
                 })
                 .collect();
-            let expected: Vec<String> = service.metrics.iter().map(|m| m.name.clone()).collect();
+            // External metrics are another program's: the module leaves them and their own labels out.
+            let own: Vec<&slogen::model::Metric> =
+                service.metrics.iter().filter(|m| m.in_module()).collect();
+            let expected: Vec<String> = own.iter().map(|m| m.name.clone()).collect();
             assert_eq!(fields, expected, "{}", service.name);
+            for external in service.metrics.iter().filter(|m| !m.in_module()) {
+                assert!(
+                    !source.contains(&format!("\"{}\"", external.name)),
+                    "{}: external metric {} in the module",
+                    service.name,
+                    external.name
+                );
+            }
             for (label, def) in &service.label_defs {
+                let external_only = service.metrics.iter().any(|m| m.labels.contains(label))
+                    && !own.iter().any(|m| m.labels.contains(label));
+                if external_only {
+                    continue;
+                }
                 if let slogen::model::LabelValues::Closed(values) = &def.values {
                     let name = slogen::conventions::upper_camel(label);
                     let e = file

@@ -45,7 +45,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use reqwest::{Method, Url};
 use serde::Serialize;
-use slogen::model::{Exact, Metric, Selector, Service, Sli, Slo};
+use slogen::model::{Exact, LabelMatch, Metric, Selector, Service, Sli, Slo};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
@@ -768,21 +768,29 @@ fn matching_endpoints(
             "it matches on `{label}`, which a client cannot see"
         ));
     }
+    let method = exact(selector, "method")?;
+    let route = exact(selector, "route")?;
     Ok(endpoints
         .iter()
         .enumerate()
         .filter(|(_, e)| {
-            selector
-                .matchers
-                .get("method")
-                .is_none_or(|values| values.iter().any(|v| v == method_label(&e.method)))
-                && selector
-                    .matchers
-                    .get("route")
-                    .is_none_or(|values| values.iter().any(|t| route_matches(t, &e.path)))
+            method.is_none_or(|values| values.iter().any(|v| v == method_label(&e.method)))
+                && route.is_none_or(|values| values.iter().any(|t| route_matches(t, &e.path)))
         })
         .map(|(i, _)| i)
         .collect())
+}
+
+/// The values a selector lists for `label` (`None`: any), or why it cannot be judged from a client: a regex
+/// or a negation, which the load check does not evaluate.
+fn exact<'s>(selector: &'s Selector, label: &str) -> Result<Option<&'s Vec<String>>, String> {
+    match selector.matchers.get(label) {
+        None => Ok(None),
+        Some(LabelMatch::Values(values)) => Ok(Some(values)),
+        Some(_) => Err(format!(
+            "it matches `{label}` with a regex or a negation, which the load check does not evaluate"
+        )),
+    }
 }
 
 /// Decides how each SLO is judged; returns the plans and the latency thresholds the run must count.
@@ -843,7 +851,12 @@ fn plan(service: &Service, endpoints: &[Endpoint]) -> (Vec<Plan>, Vec<Duration>)
                     (Ok(e), Ok(t)) => (e, t),
                     (Err(reason), _) | (_, Err(reason)) => return Plan::NotMeasured(reason),
                 };
-                let Some(error_status) = errors.matchers.get("status") else {
+                let (error_status, total_status) =
+                    match (exact(errors, "status"), exact(total, "status")) {
+                        (Ok(e), Ok(t)) => (e, t),
+                        (Err(reason), _) | (_, Err(reason)) => return Plan::NotMeasured(reason),
+                    };
+                let Some(error_status) = error_status else {
                     return Plan::NotMeasured(
                         "its errors are not told apart by an HTTP `status` matcher".to_string(),
                     );
@@ -856,7 +869,7 @@ fn plan(service: &Service, endpoints: &[Endpoint]) -> (Vec<Plan>, Vec<Duration>)
                         .into_iter()
                         .map(|i| (i, in_errors.contains(&i)))
                         .collect(),
-                    total_status: total.matchers.get("status").cloned(),
+                    total_status: total_status.cloned(),
                     error_status: error_status.clone(),
                 }
             }
@@ -870,7 +883,7 @@ fn no_endpoint(selector: &Selector) -> String {
         .matchers
         .iter()
         .filter(|(l, _)| *l == "method" || *l == "route")
-        .map(|(l, v)| format!("{l} in [{}]", v.join(", ")))
+        .filter_map(|(l, m)| Some(format!("{l} in [{}]", m.listed()?.join(", "))))
         .collect();
     format!(
         "no driven endpoint matches its selector ({})",

@@ -83,14 +83,23 @@ struct OpenLabelContext {
 
 /// The module source of one service.
 pub fn emit(service: &Service) -> Result<String> {
-    let used: BTreeSet<&str> = service
-        .metrics
+    // External metrics are another program's: the module records only the service's own.
+    let own: Vec<&Metric> = service.metrics.iter().filter(|m| m.in_module()).collect();
+    let used: BTreeSet<&str> = own
         .iter()
         .flat_map(|m| m.labels.iter().map(String::as_str))
+        .collect();
+    let external_only: BTreeSet<&str> = service
+        .metrics
+        .iter()
+        .filter(|m| !m.in_module())
+        .flat_map(|m| m.labels.iter().map(String::as_str))
+        .filter(|l| !used.contains(l))
         .collect();
     let enums = service
         .label_defs
         .values()
+        .filter(|label| !external_only.contains(label.name.as_str()))
         .filter_map(|label| match &label.values {
             LabelValues::Closed(values) => Some(EnumContext {
                 name: upper_camel(&label.name),
@@ -111,7 +120,7 @@ pub fn emit(service: &Service) -> Result<String> {
                     })
                     .collect(),
             }),
-            LabelValues::Open { .. } => None,
+            LabelValues::Open { .. } | LabelValues::Unlimited => None,
         })
         .collect();
     let open_labels = service
@@ -124,30 +133,27 @@ pub fn emit(service: &Service) -> Result<String> {
                 name: literal(&label.name),
                 max_values,
             }),
-            LabelValues::Closed(_) => None,
+            LabelValues::Closed(_) | LabelValues::Unlimited => None,
         })
         .collect();
-    let label_sets = service
-        .metrics
+    let label_sets = own
         .iter()
         .filter(|m| !m.labels.is_empty())
         .map(|m| label_set(service, m))
         .collect();
-    let metrics: Vec<MetricContext> = service.metrics.iter().map(|m| metric(service, m)).collect();
+    let metrics: Vec<MetricContext> = own.iter().map(|m| metric(service, m)).collect();
     let mut imports = vec!["Dimension", "Family", "MetricSet", "Visitor"];
     let kinds: BTreeSet<&str> = metrics.iter().map(|m| m.kind).collect();
     imports.extend(kinds);
-    if service.metrics.iter().any(|m| m.labels.is_empty()) {
+    if own.iter().any(|m| m.labels.is_empty()) {
         imports.push("NoLabels");
     }
-    if service.metrics.iter().any(|m| !m.labels.is_empty()) {
+    if own.iter().any(|m| !m.labels.is_empty()) {
         imports.extend(["LabelSet", "Slot"]);
     }
-    if service
-        .label_defs
-        .values()
-        .any(|l| matches!(l.values, LabelValues::Closed(_)))
-    {
+    if service.label_defs.values().any(|l| {
+        matches!(l.values, LabelValues::Closed(_)) && !external_only.contains(l.name.as_str())
+    }) {
         imports.push("LabelValue");
     }
     if service
@@ -157,7 +163,7 @@ pub fn emit(service: &Service) -> Result<String> {
     {
         imports.push("OpenLabel");
     }
-    if service.metrics.iter().all(|m| m.labels.is_empty()) {
+    if own.iter().all(|m| m.labels.is_empty()) {
         imports.retain(|i| *i != "Dimension");
     }
     imports.sort_unstable();
@@ -187,7 +193,8 @@ fn label_set(service: &Service, metric: &Metric) -> LabelSetContext {
             let label: &Label = &service.label_defs[name];
             let (ty, kind) = match label.values {
                 LabelValues::Closed(_) => (upper_camel(name), "closed"),
-                LabelValues::Open { .. } => {
+                // Lowering keeps unlimited labels (external metrics' only) off the service's metrics.
+                LabelValues::Open { .. } | LabelValues::Unlimited => {
                     borrows = true;
                     ("&'a str".to_string(), "open")
                 }
@@ -240,7 +247,9 @@ fn metric(service: &Service, m: &Metric) -> MetricContext {
         .iter()
         .map(|l| match service.label_defs[l].values {
             LabelValues::Closed(_) => format!("Dimension::closed::<{}>()", upper_camel(l)),
-            LabelValues::Open { .. } => format!("Dimension::open(&{})", rust_field(l)),
+            LabelValues::Open { .. } | LabelValues::Unlimited => {
+                format!("Dimension::open(&{})", rust_field(l))
+            }
         })
         .collect();
     let field = rust_field(&m.name);

@@ -96,10 +96,7 @@ pub struct Panel {
 pub fn rows(service: &Service) -> Vec<DashboardRow> {
     let mut singles: BTreeMap<&str, Vec<Panel>> = BTreeMap::new();
     for m in &service.metrics {
-        singles
-            .entry(&m.row)
-            .or_default()
-            .push(metric_panel(service, m));
+        singles.entry(&m.row).or_default().push(metric_panel(m));
     }
     for p in &service.dashboard.extra_panels {
         singles.entry(&p.row).or_default().push(extra_panel(p));
@@ -159,8 +156,8 @@ fn query(expr: String, legend: String) -> PanelQuery {
 }
 
 /// One panel charting a metric of the service, broken down by its `group_by` labels.
-fn metric_panel(service: &Service, metric: &Metric) -> Panel {
-    let selector = label_matchers(service, &BTreeMap::new());
+fn metric_panel(metric: &Metric) -> Panel {
+    let selector = label_matchers(&metric.selector, &BTreeMap::new());
     let by = &metric.group_by;
     let legend_labels: Vec<String> = by.iter().map(|l| format!("{{{{{l}}}}}")).collect();
     let legend_labels = legend_labels.join(" ");

@@ -21,7 +21,7 @@ pub use lower::{lower, SourceFile};
 pub use number::Exact;
 pub use rules::{AlertingRule, GeneratedAlert, RecordingRule, SloRules};
 
-pub use crate::spec::{MetricKind, Severity};
+pub use crate::spec::{MetricKind, MetricSource, Severity};
 
 /// Every service described under `slos/`, sorted by name.
 #[derive(Debug, Clone)]
@@ -123,6 +123,8 @@ pub enum LabelValues {
         /// Cardinality limit.
         max_values: u32,
     },
+    /// Any value, with no limit of slogen's: another program sets it, so only external metrics have it.
+    Unlimited,
 }
 
 /// One value of a closed label.
@@ -153,23 +155,39 @@ pub struct Metric {
     pub row: String,
     /// Labels its panel breaks down by.
     pub group_by: Vec<String>,
+    /// Who exposes it: the service (and its Rust module) or another program.
+    pub source: MetricSource,
+    /// An external metric's exposed name as the spec gives it (a histogram's without `_bucket`); `None`
+    /// when it is derived from the base name, unit and type.
+    pub exposed_as: Option<String>,
+    /// Label matchers that select its series in every query: the service's selector, or an external
+    /// metric's own.
+    pub selector: BTreeMap<String, String>,
 }
 
 impl Metric {
-    /// Family name as exposed: base name plus `_<unit>`, as prometheus-client registers it.
+    /// Family name as exposed: base name plus `_<unit>`, as prometheus-client registers it, or an external
+    /// metric's given name.
     pub fn family_name(&self) -> String {
-        match &self.unit {
-            Some(unit) => format!("{}_{}", self.name, unit),
-            None => self.name.clone(),
+        match (&self.exposed_as, &self.unit) {
+            (Some(name), _) => name.clone(),
+            (None, Some(unit)) => format!("{}_{}", self.name, unit),
+            (None, None) => self.name.clone(),
         }
     }
 
-    /// The sample name a query uses for a counter (`_total`) or gauge.
+    /// The sample name a query uses for a counter (`_total`) or gauge; an external metric's given name as is.
     pub fn sample_name(&self) -> String {
-        match self.kind {
-            MetricKind::Counter => format!("{}_total", self.family_name()),
-            MetricKind::Gauge | MetricKind::Histogram => self.family_name(),
+        match (self.kind, &self.exposed_as) {
+            (_, Some(name)) => name.clone(),
+            (MetricKind::Counter, None) => format!("{}_total", self.family_name()),
+            (MetricKind::Gauge | MetricKind::Histogram, None) => self.family_name(),
         }
+    }
+
+    /// Whether the generated Rust module records it: the service's own metrics, not external ones.
+    pub fn in_module(&self) -> bool {
+        self.source == MetricSource::Service
     }
 
     /// The `_bucket`, `_count` or `_sum` series of a histogram.
@@ -189,13 +207,54 @@ impl Metric {
     }
 }
 
-/// Label matchers on one metric, with the service selector already applied.
+/// Label matchers on one metric (the metric's selector is added when PromQL is printed).
 #[derive(Debug, Clone)]
 pub struct Selector {
     /// Metric base name.
     pub metric: String,
-    /// Label to allowed values (one value: `=`, several: `=~`).
-    pub matchers: BTreeMap<String, Vec<String>>,
+    /// Label to what it may be.
+    pub matchers: BTreeMap<String, LabelMatch>,
+}
+
+/// What a selector lets through for one label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelMatch {
+    /// One of these values (sorted, without duplicates): `=` for one, `=~` for several.
+    Values(Vec<String>),
+    /// Values matching this RE2 regex, anchored: `=~`.
+    Regex(String),
+    /// Any value but these (sorted, without duplicates): `!=` for one, `!~` for several.
+    Not(Vec<String>),
+    /// Values not matching this RE2 regex, anchored: `!~`.
+    NotRegex(String),
+}
+
+impl LabelMatch {
+    /// The PromQL matcher on `label`.
+    pub fn matcher(&self, label: &str) -> promql::Matcher {
+        use promql::{MatchOp, Matcher};
+        match self {
+            LabelMatch::Values(values) => Matcher::any_of(label, values, false),
+            LabelMatch::Not(values) => Matcher::any_of(label, values, true),
+            LabelMatch::Regex(re) | LabelMatch::NotRegex(re) => Matcher {
+                label: label.to_string(),
+                op: if matches!(self, LabelMatch::Regex(_)) {
+                    MatchOp::Regex
+                } else {
+                    MatchOp::NotRegex
+                },
+                value: re.clone(),
+            },
+        }
+    }
+
+    /// The values it lists: kept (`Values`) or dropped (`Not`); none for a regex.
+    pub fn listed(&self) -> Option<&[String]> {
+        match self {
+            LabelMatch::Values(values) | LabelMatch::Not(values) => Some(values),
+            LabelMatch::Regex(_) | LabelMatch::NotRegex(_) => None,
+        }
+    }
 }
 
 /// How an SLO tells good events from bad.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::query::QueryFeed;
-use super::{Duration, MetricKind, Service, Sli, Slo};
+use super::{Duration, LabelMatch, MetricKind, Service, Sli, Slo};
 use crate::conventions::{SLO_ID_LABEL, SLO_NAME_LABEL, SLO_SERVICE_LABEL};
 
 /// Quotes a PromQL string literal.
@@ -119,19 +119,18 @@ impl Matcher {
     }
 }
 
-/// The matchers of a selector: the service selector first (unless the selector restricts the same label),
-/// then the selector's own, each label once.
-pub fn matchers(service: &Service, own: &BTreeMap<String, Vec<String>>) -> Vec<Matcher> {
-    let mut out: Vec<Matcher> = service
-        .selector
+/// The matchers of a selector: the metric's selector first (the service's, or an external metric's own;
+/// unless the selector restricts the same label), then the selector's own, each label once.
+pub fn matchers(
+    selector: &BTreeMap<String, String>,
+    own: &BTreeMap<String, LabelMatch>,
+) -> Vec<Matcher> {
+    let mut out: Vec<Matcher> = selector
         .iter()
         .filter(|(k, _)| !own.contains_key(*k))
         .map(|(k, v)| Matcher::any_of(k, std::slice::from_ref(v), false))
         .collect();
-    out.extend(
-        own.iter()
-            .map(|(label, values)| Matcher::any_of(label, values, false)),
-    );
+    out.extend(own.iter().map(|(label, m)| m.matcher(label)));
     out
 }
 
@@ -145,8 +144,11 @@ pub fn braces(matchers: &[Matcher]) -> String {
 }
 
 /// [`matchers`] printed in braces.
-pub fn label_matchers(service: &Service, own: &BTreeMap<String, Vec<String>>) -> String {
-    braces(&matchers(service, own))
+pub fn label_matchers(
+    selector: &BTreeMap<String, String>,
+    own: &BTreeMap<String, LabelMatch>,
+) -> String {
+    braces(&matchers(selector, own))
 }
 
 /// `sum(<function>(<sample>{…}[window]))` over a counter selector.
@@ -161,7 +163,7 @@ fn counter_sum(
     format!(
         "sum({function}({}{}[{}]))",
         m.sample_name(),
-        label_matchers(service, &selector.matchers),
+        label_matchers(&m.selector, &selector.matchers),
         window.promql()
     )
 }
@@ -178,12 +180,12 @@ fn histogram_sum(
     let m = service.metric(&histogram.metric);
     let mut own = histogram.matchers.clone();
     if let Some(le) = le {
-        own.insert("le".into(), le.clone());
+        own.insert("le".into(), LabelMatch::Values(le.clone()));
     }
     format!(
         "sum({function}({}{}[{}]))",
         m.histogram_series(suffix),
-        label_matchers(service, &own),
+        label_matchers(&m.selector, &own),
         window.promql()
     )
 }
@@ -262,14 +264,17 @@ pub fn sli_presence(service: &Service, slo: &Slo, window: Duration) -> (String, 
     let series =
         |name: String, matchers: Vec<Matcher>| (format!("{name}{}", braces(&matchers)), matchers);
     match &slo.sli {
-        Sli::Ratio { total, .. } => series(
-            service.metric(&total.metric).sample_name(),
-            matchers(service, &total.matchers),
-        ),
-        Sli::Latency { histogram, .. } => series(
-            service.metric(&histogram.metric).histogram_series("count"),
-            matchers(service, &histogram.matchers),
-        ),
+        Sli::Ratio { total, .. } => {
+            let m = service.metric(&total.metric);
+            series(m.sample_name(), matchers(&m.selector, &total.matchers))
+        }
+        Sli::Latency { histogram, .. } => {
+            let m = service.metric(&histogram.metric);
+            series(
+                m.histogram_series("count"),
+                matchers(&m.selector, &histogram.matchers),
+            )
+        }
         Sli::Events {
             feed: QueryFeed::ErrorsOverTotal { total, .. } | QueryFeed::GoodOverTotal { total, .. },
             ..

@@ -174,6 +174,7 @@ fn selector(
     }
     for m in &vs.matchers.matchers {
         let known = metric.labels.contains(&m.name)
+            || metric.selector.contains_key(&m.name)
             || service.selector.contains_key(&m.name)
             || matches!(m.name.as_str(), "job" | "instance" | "__name__")
             || (m.name == "le" && name.ends_with("_bucket"));
@@ -183,7 +184,7 @@ fn selector(
                 .get(&m.name)
                 .and_then(|l| match &l.values {
                     super::LabelValues::Closed(values) => Some(values),
-                    super::LabelValues::Open { .. } => None,
+                    super::LabelValues::Open { .. } | super::LabelValues::Unlimited => None,
                 });
             if let Some(values) = closed.filter(|v| !v.iter().any(|c| c.value == m.value)) {
                 let list: Vec<&str> = values.iter().map(|v| v.value.as_str()).collect();

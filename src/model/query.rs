@@ -390,6 +390,88 @@ mod tests {
         );
     }
 
+    /// The feed of a query over a window of 60 s, against a service declaring the counter `requests`.
+    fn feed(raw: bool, queries: [&str; 2]) -> QueryFeed {
+        let service = crate::model::test_service(
+            "[metrics.requests]\ntype = \"counter\"\nhelp = \"Requests.\"\n",
+        );
+        let declared = Declared::new(&service);
+        let window = StdDuration::from_secs(60);
+        let parse = |q: &str| promql_parser::parser::parse(q).expect("valid PromQL");
+        if raw {
+            raw_feed(&parse(queries[0]), window, &declared)
+        } else {
+            events_feed(&parse(queries[0]), &parse(queries[1]), window, &declared)
+        }
+    }
+
+    #[test]
+    fn rate_sums_are_fed_and_other_shapes_are_left_out_with_the_reason() {
+        let errors = r#"sum(rate(requests_total{code=~"5.."}[1m]))"#;
+        let total = "sum(rate(requests_total[1m]))";
+        let QueryFeed::ErrorsOverTotal {
+            errors: e,
+            total: t,
+        } = feed(false, [errors, total])
+        else {
+            panic!("events of rate sums are fed");
+        };
+        assert_eq!(e.promql(), r#"requests_total{code=~"5.."}"#);
+        assert_eq!(
+            (t.name.as_str(), t.metric.as_deref()),
+            ("requests_total", Some("requests"))
+        );
+        let ratio = format!("({errors}) / {total}");
+        assert!(matches!(
+            feed(true, [&ratio, ""]),
+            QueryFeed::ErrorsOverTotal { .. }
+        ));
+        let good =
+            r#"1 - (sum(rate(requests_total{code!~"5.."}[1m])) / sum(rate(other_total[1m])))"#;
+        let QueryFeed::GoodOverTotal { good: g, total: t } = feed(true, [good, ""]) else {
+            panic!("one minus good over total is fed");
+        };
+        assert_eq!((g.metric.as_deref(), t.metric), (Some("requests"), None));
+        for (raw, queries, why) in [
+            // Another range than the placeholder's, a grouping, `increase`, an offset.
+            (
+                false,
+                [r#"sum(rate(requests_total[5m]))"#, total],
+                "`errors` query",
+            ),
+            (
+                false,
+                [errors, "sum by (code) (rate(requests_total[1m]))"],
+                "`total` query",
+            ),
+            (
+                false,
+                [errors, "sum(increase(requests_total[1m]))"],
+                "`total` query",
+            ),
+            (
+                false,
+                [errors, "sum(rate(requests_total[1m] offset 1h))"],
+                "`total` query",
+            ),
+            (
+                true,
+                ["1 - sum(rate(a_total[1m]))", ""],
+                "`error_ratio` query",
+            ),
+            (
+                true,
+                [&format!("2 - ({errors} / {total})"), ""],
+                "`error_ratio` query",
+            ),
+        ] {
+            match feed(raw, queries) {
+                QueryFeed::Unfed(reason) => assert!(reason.contains(why), "{reason}"),
+                fed => panic!("{queries:?} is fed: {fed:?}"),
+            }
+        }
+    }
+
     #[test]
     fn lexer_errors_are_found_by_prefix() {
         let text = "sum(rate(x{a=\"b\"}[5m])) @@ 1";

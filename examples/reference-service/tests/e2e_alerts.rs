@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use services::{Postgres, RedisServer};
 use slogen::conventions::sli_error_record;
 use slogen::model::promql::slo_matchers;
-use slogen::model::{BurnRateAlert, Label, LabelValues, Service, Severity, Sli, Slo};
+use slogen::model::{BurnRateAlert, Label, LabelMatch, LabelValues, Service, Severity, Sli, Slo};
 use tempfile::TempDir;
 use tokio::task::{block_in_place, JoinHandle};
 
@@ -83,16 +83,17 @@ fn slo<'s>(service: &'s Service, name: &str) -> &'s Slo {
         .unwrap_or_else(|| panic!("no SLO `{name}`"))
 }
 
-/// A label's values, comparable: the closed values, or the open label's limit.
+/// A label's values, comparable: the closed values, or the open label's limit (none for an unlimited one).
 fn values(label: &Label) -> (Vec<&str>, Option<u32>) {
     match &label.values {
         LabelValues::Closed(values) => (values.iter().map(|v| v.value.as_str()).collect(), None),
         LabelValues::Open { max_values } => (Vec::new(), Some(*max_values)),
+        LabelValues::Unlimited => (Vec::new(), None),
     }
 }
 
 /// The ratio SLI's error and total selectors: metric and matchers.
-type RatioSelectors<'s> = [(&'s str, &'s BTreeMap<String, Vec<String>>); 2];
+type RatioSelectors<'s> = [(&'s str, &'s BTreeMap<String, LabelMatch>); 2];
 
 fn ratio_selectors(slo: &Slo) -> RatioSelectors<'_> {
     match &slo.sli {

@@ -18,8 +18,8 @@ use crate::model::rules::DISPLAY_WINDOW;
 use crate::model::{
     promql,
     query::{QueryFeed, WindowQuery},
-    BurnRateAlert, Exact, LabelValues, Metric, MetricKind, Model, Selector, Service, Severity, Sli,
-    Slo, ThresholdAlert, Tier,
+    BurnRateAlert, Exact, LabelMatch, LabelValues, Metric, MetricKind, Model, Selector, Service,
+    Severity, Sli, Slo, ThresholdAlert, Tier,
 };
 use markdown::{
     cell, code, duration, human_seconds, link, or_dash, pairs, percent, prose, window_words, yes_no,
@@ -290,7 +290,10 @@ pub fn service(model: &Model, service: &Service) -> Result<String> {
         selector: if service.selector.is_empty() {
             "none: queries match every series of the metric".into()
         } else {
-            code(&promql::label_matchers(service, &Default::default()))
+            code(&promql::label_matchers(
+                &service.selector,
+                &Default::default(),
+            ))
         },
         labels: pairs(&service.labels),
         deploy: deploy_links(service),
@@ -321,6 +324,9 @@ pub fn service(model: &Model, service: &Service) -> Result<String> {
                         "open: at most {max_values} distinct values, later ones are recorded as {}",
                         code("other")
                     ),
+                    LabelValues::Unlimited => {
+                        "any value, set by the program exposing it".to_string()
+                    }
                 }),
                 help: cell(&or_dash(&l.help)),
             })
@@ -516,7 +522,22 @@ fn metric_row(m: &Metric) -> MetricRow {
                 .collect::<Vec<_>>()
                 .join(", ")
         },
-        help: cell(&or_dash(&m.help)),
+        help: cell(&if m.in_module() {
+            or_dash(&m.help)
+        } else {
+            format!(
+                "External, not in the Rust module{}: {}",
+                if m.selector.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; selected by {}",
+                        code(&promql::label_matchers(&m.selector, &Default::default()))
+                    )
+                },
+                or_dash(&m.help)
+            )
+        }),
     }
 }
 
@@ -616,13 +637,28 @@ fn counted(service: &Service, selector: &Selector) -> String {
     let conditions: Vec<String> = selector
         .matchers
         .iter()
-        .map(|(label, values)| match values.as_slice() {
-            [one] => format!("{} = {}", code(label), code(one)),
-            many => format!(
-                "{} in {}",
-                code(label),
-                many.iter().map(|v| code(v)).collect::<Vec<_>>().join(", ")
-            ),
+        .map(|(label, m)| {
+            let list = |values: &[String]| {
+                values
+                    .iter()
+                    .map(|v| code(v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            match m {
+                LabelMatch::Values(values) if values.len() == 1 => {
+                    format!("{} = {}", code(label), list(values))
+                }
+                LabelMatch::Values(values) => format!("{} in {}", code(label), list(values)),
+                LabelMatch::Not(values) if values.len() == 1 => {
+                    format!("{} not {}", code(label), list(values))
+                }
+                LabelMatch::Not(values) => format!("{} not in {}", code(label), list(values)),
+                LabelMatch::Regex(re) => format!("{} matching {}", code(label), code(re)),
+                LabelMatch::NotRegex(re) => {
+                    format!("{} not matching {}", code(label), code(re))
+                }
+            }
         })
         .collect();
     if !conditions.is_empty() {

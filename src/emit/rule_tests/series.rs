@@ -9,7 +9,7 @@ use ::regex::Regex;
 
 use crate::model::promql::{self, MatchOp, Matcher};
 use crate::model::query::{QueryFeed, SeriesSelector};
-use crate::model::{bounds, regex, LabelValues, Metric, Selector, Service, Sli, Slo};
+use crate::model::{bounds, regex, LabelMatch, LabelValues, Metric, Selector, Service, Sli, Slo};
 
 /// Value of an open label in the fed series.
 const OPEN_VALUE: &str = "test";
@@ -140,18 +140,18 @@ pub(super) struct Query {
 impl Query {
     /// The selector of a declared metric's series `sample` that an SLI query prints, with the same matchers.
     fn of_selector(
-        service: &Service,
+        metric: &Metric,
         sample: &str,
         selector: &Selector,
         le: Option<&Vec<String>>,
     ) -> Result<Query> {
         let mut own = selector.matchers.clone();
         if let Some(le) = le {
-            own.insert("le".into(), le.clone());
+            own.insert("le".into(), LabelMatch::Values(le.clone()));
         }
-        let checks = promql::matchers(service, &own)
+        let checks = promql::matchers(&metric.selector, &own)
             .iter()
-            .map(|m| Check::new(m, own.get(&m.label).map(Vec::as_slice)))
+            .map(|m| Check::new(m, own.get(&m.label).and_then(LabelMatch::listed)))
             .collect::<Result<_>>()?;
         Ok(Query {
             name: sample.to_string(),
@@ -189,25 +189,21 @@ impl Query {
 /// good or bad events and total; `Err` with the reason when the tests cannot feed a query SLI.
 pub(super) fn queries(service: &Service, slo: &Slo) -> Result<Result<Vec<Query>, String>> {
     Ok(Ok(match &slo.sli {
-        Sli::Ratio { errors, total } => vec![
-            Query::of_selector(
-                service,
-                &metric(service, slo, &errors.metric)?.sample_name(),
-                errors,
-                None,
-            )?,
-            Query::of_selector(
-                service,
-                &metric(service, slo, &total.metric)?.sample_name(),
-                total,
-                None,
-            )?,
-        ],
+        Sli::Ratio { errors, total } => {
+            let (em, tm) = (
+                metric(service, slo, &errors.metric)?,
+                metric(service, slo, &total.metric)?,
+            );
+            vec![
+                Query::of_selector(em, &em.sample_name(), errors, None)?,
+                Query::of_selector(tm, &tm.sample_name(), total, None)?,
+            ]
+        }
         Sli::Latency { histogram, le, .. } => {
             let m = metric(service, slo, &histogram.metric)?;
             vec![
-                Query::of_selector(service, &m.histogram_series("bucket"), histogram, Some(le))?,
-                Query::of_selector(service, &m.histogram_series("count"), histogram, None)?,
+                Query::of_selector(m, &m.histogram_series("bucket"), histogram, Some(le))?,
+                Query::of_selector(m, &m.histogram_series("count"), histogram, None)?,
             ]
         }
         Sli::Events { feed, .. } | Sli::Raw { feed, .. } => match feed {

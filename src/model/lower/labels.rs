@@ -115,7 +115,9 @@ impl Lowering<'_> {
                         max_values: *max.get_ref(),
                     }
                 }
-                _ => {
+                // Values another program sets: only its metrics may use the label (checked with them).
+                (None, None) => LabelValues::Unlimited,
+                (Some(_), Some(_)) => {
                     self.error(file, def.span(), format!("label `{}` needs exactly one of `values` and `max_values`", name.get_ref()), "closed or open?", "list `values = [...]` for a closed set, or set `max_values = N` for open values");
                     continue;
                 }

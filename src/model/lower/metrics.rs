@@ -12,6 +12,13 @@ impl Lowering<'_> {
         spec: &SpecFile,
         label_defs: &BTreeMap<String, Label>,
     ) -> Vec<Metric> {
+        let service_selector: BTreeMap<String, String> = spec
+            .service
+            .iter()
+            .flat_map(|s| &s.get_ref().selector)
+            .map(|(k, v)| (k.get_ref().clone(), v.clone()))
+            .collect();
+        let service_selector = &service_selector;
         let mut out = Vec::new();
         let mut exposed: BTreeMap<String, Range<usize>> = BTreeMap::new();
         for (name, def) in &spec.metrics {
@@ -23,7 +30,21 @@ impl Lowering<'_> {
                 self.error(file, name.span(), format!("invalid metric name `{n}`"), "not a snake_case metric name", "metric names are `[a-z][a-z0-9_]*` here (they also name Rust fields); `__` is reserved");
                 ok = false;
             }
-            if kind == MetricKind::Counter && n.ends_with("_total") {
+            let source = d
+                .source
+                .as_ref()
+                .map_or(MetricSource::Service, |s| *s.get_ref());
+            let external = source == MetricSource::External;
+            let (exposed_as, selector) = match self.external(file, d, external, service_selector) {
+                Some(found) => found,
+                None => {
+                    ok = false;
+                    (None, BTreeMap::new())
+                }
+            };
+            // A given exposed name makes the key only a name to refer to it by.
+            let derived = exposed_as.is_none();
+            if derived && kind == MetricKind::Counter && n.ends_with("_total") {
                 self.error(
                     file,
                     name.span(),
@@ -37,7 +58,7 @@ impl Lowering<'_> {
                     .metrics
                     .push(n.trim_end_matches("_total").to_string());
             }
-            if kind != MetricKind::Counter && n.ends_with("_total") {
+            if derived && kind != MetricKind::Counter && n.ends_with("_total") {
                 self.error(
                     file,
                     name.span(),
@@ -68,7 +89,7 @@ impl Lowering<'_> {
                         "use a base unit such as `seconds`, `bytes` or `ratio`",
                     );
                     ok = false;
-                } else if n.ends_with(&format!("_{}", u.get_ref())) {
+                } else if derived && n.ends_with(&format!("_{}", u.get_ref())) {
                     self.error(
                         file,
                         name.span(),
@@ -95,13 +116,10 @@ impl Lowering<'_> {
                     continue;
                 }
                 seen.insert(l.get_ref().clone(), l.span());
-                let target_label = matches!(l.get_ref().as_str(), "job" | "instance")
-                    || spec.service.as_ref().is_some_and(|s| {
-                        s.get_ref()
-                            .selector
-                            .keys()
-                            .any(|k| k.get_ref() == l.get_ref())
-                    });
+                // Another program's series may carry `job` and `instance` as it is scraped: not ours to rename.
+                let target_label = !external
+                    && (matches!(l.get_ref().as_str(), "job" | "instance")
+                        || service_selector.contains_key(l.get_ref()));
                 if target_label {
                     self.error(
                         file,
@@ -123,6 +141,19 @@ impl Lowering<'_> {
                         series = series.saturating_mul(match &def.values {
                             LabelValues::Closed(v) => v.len() as u64,
                             LabelValues::Open { max_values } => u64::from(*max_values) + 1,
+                            LabelValues::Unlimited if external => 1,
+                            LabelValues::Unlimited => {
+                                self.error(
+                                    file,
+                                    l.span(),
+                                    format!("label `{}` has no `values` or `max_values`", l.get_ref()),
+                                    "the service records this label",
+                                    "list the label's `values`, or set `max_values`: only metrics another \
+                                     program exposes (`source = \"external\"`) may have a label without a limit",
+                                );
+                                ok = false;
+                                continue;
+                            }
                         });
                         labels.push(l.get_ref().clone());
                     }
@@ -191,7 +222,8 @@ impl Lowering<'_> {
                 }
                 (_, None) => Vec::new(),
             };
-            if series > MAX_SERIES_PER_METRIC {
+            // Another program's cardinality is not the service's to limit.
+            if !external && series > MAX_SERIES_PER_METRIC {
                 self.error(
                     file,
                     name.span(),
@@ -227,6 +259,9 @@ impl Lowering<'_> {
                 buckets,
                 row: d.row.clone().unwrap_or_else(|| "Metrics".into()),
                 group_by,
+                source,
+                exposed_as,
+                selector,
             };
             for sample in metric.exposed_names() {
                 if let Some(first) = exposed.get(&sample) {
@@ -250,5 +285,72 @@ impl Lowering<'_> {
             }
         }
         out
+    }
+
+    /// An external metric's exposed name (if given) and selector, or the service's selector for its own
+    /// metrics; `None` after reporting `name` or `selector` on a service metric, or an invalid one.
+    fn external(
+        &mut self,
+        file: usize,
+        d: &spec::MetricSpec,
+        external: bool,
+        service_selector: &BTreeMap<String, String>,
+    ) -> Option<(Option<String>, BTreeMap<String, String>)> {
+        if !external {
+            let misplaced = [
+                d.name.as_ref().map(|n| ("name", n.span())),
+                d.selector.as_ref().map(|s| ("selector", s.span())),
+            ];
+            let mut ok = true;
+            for (key, span) in misplaced.into_iter().flatten() {
+                self.error(
+                    file,
+                    span,
+                    format!("`{key}` on a metric the service exposes"),
+                    "only for `source = \"external\"`",
+                    "a service metric's exposed name comes from its key, unit and type, and its series are \
+                     selected by the service's `selector`; set `source = \"external\"` if another program \
+                     exposes it",
+                );
+                ok = false;
+            }
+            return ok.then(|| (None, service_selector.clone()));
+        }
+        let mut ok = true;
+        let exposed = d.name.as_ref().map(|given| given.get_ref().clone());
+        if let Some(given) = &d.name {
+            let g = given.get_ref();
+            let histogram_series = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find(|s| *d.kind.get_ref() == MetricKind::Histogram && g.ends_with(*s));
+            if !conventions::is_metric_name(g) {
+                self.error(
+                    file,
+                    given.span(),
+                    format!("invalid exposed metric name `{g}`"),
+                    "not a Prometheus metric name",
+                    "write the name exactly as the program exposes it: `[a-zA-Z_:][a-zA-Z0-9_:]*`",
+                );
+                ok = false;
+            } else if let Some(suffix) = histogram_series {
+                self.error(
+                    file,
+                    given.span(),
+                    format!("histogram name `{g}` ends with `{suffix}`"),
+                    "the name of one of its series",
+                    format!(
+                        "give the histogram's name, `{}`: its `_bucket`, `_count` and `_sum` series follow",
+                        g.trim_end_matches(suffix)
+                    ),
+                );
+                ok = false;
+            }
+        }
+        let mut selector = BTreeMap::new();
+        for (k, v) in d.selector.iter().flat_map(|s| s.get_ref()) {
+            ok &= self.label_name(file, k, "selector label");
+            selector.insert(k.get_ref().clone(), v.clone());
+        }
+        ok.then_some((exposed, selector))
     }
 }

@@ -11,6 +11,7 @@ mod metrics;
 mod outputs;
 mod percent;
 mod query;
+mod selectors;
 mod service;
 mod slos;
 mod tiers;

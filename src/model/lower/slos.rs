@@ -22,112 +22,6 @@ pub(super) const MAX_SLO_WINDOW: Duration = Duration {
 };
 
 impl Lowering<'_> {
-    pub(super) fn selector(
-        &mut self,
-        file: usize,
-        service: &Service,
-        metric: &Name,
-        matchers: &BTreeMap<Name, Spanned<Vec<String>>>,
-        want: MetricKind,
-        role: &str,
-    ) -> Option<Selector> {
-        let Some(m) = service.find_metric(metric.get_ref()) else {
-            if self.broken.metrics.contains(metric.get_ref()) {
-                return None;
-            }
-            let known: Vec<&str> = service
-                .metrics
-                .iter()
-                .filter(|m| m.kind == want)
-                .map(|m| m.name.as_str())
-                .collect();
-            self.error(
-                file,
-                metric.span(),
-                format!("unknown metric `{}`", metric.get_ref()),
-                "not declared under [metrics]",
-                format!(
-                    "declared {} metrics: {}",
-                    format!("{want:?}").to_lowercase(),
-                    if known.is_empty() {
-                        "none".into()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
-            );
-            return None;
-        };
-        if m.kind != want {
-            let (is, needs) = (
-                format!("{:?}", m.kind).to_lowercase(),
-                format!("{want:?}").to_lowercase(),
-            );
-            self.error(
-                file,
-                metric.span(),
-                format!("{role} uses {is} `{}` where a {needs} is needed", m.name),
-                format!("this is a {is}"),
-                match want {
-                    MetricKind::Counter => {
-                        "a ratio SLI counts events: point `errors` and `total` at counters"
-                            .to_string()
-                    }
-                    MetricKind::Histogram => {
-                        "a latency SLI reads buckets: point `metric` at a histogram".to_string()
-                    }
-                    MetricKind::Gauge => "use a gauge".to_string(),
-                },
-            );
-            return None;
-        }
-        let mut out = BTreeMap::new();
-        let mut ok = true;
-        for (label, values) in matchers {
-            if !m.labels.contains(label.get_ref()) {
-                self.unknown_label(file, label, &m.name, m.labels.iter());
-                ok = false;
-                continue;
-            }
-            if values.get_ref().is_empty() {
-                self.error(
-                    file,
-                    values.span(),
-                    "empty matcher",
-                    "no values",
-                    "list at least one value",
-                );
-                ok = false;
-                continue;
-            }
-            if let Some(LabelValues::Closed(allowed)) =
-                service.label_defs.get(label.get_ref()).map(|l| &l.values)
-            {
-                for v in values.get_ref() {
-                    if !allowed.iter().any(|a| &a.value == v) {
-                        let list: Vec<&str> = allowed.iter().map(|a| a.value.as_str()).collect();
-                        self.error(
-                            file,
-                            values.span(),
-                            format!("`{v}` is not a value of label `{}`", label.get_ref()),
-                            "not in the closed set",
-                            format!("allowed: {}", list.join(", ")),
-                        );
-                        ok = false;
-                    }
-                }
-            }
-            let mut vals = values.get_ref().clone();
-            vals.sort();
-            vals.dedup();
-            out.insert(label.get_ref().clone(), vals);
-        }
-        ok.then(|| Selector {
-            metric: m.name.clone(),
-            matchers: out,
-        })
-    }
-
     pub(super) fn lower_slo(
         &mut self,
         file: usize,
@@ -434,18 +328,26 @@ impl Lowering<'_> {
 /// True when every series `total` selects is an error too, so the SLI could never be below 1.
 fn errors_cover_total(service: &Service, errors: &Selector, total: &Selector) -> bool {
     errors.metric == total.metric
-        && errors
-            .matchers
-            .iter()
-            .all(|(label, bad)| match total.matchers.get(label) {
-                Some(all) => all.iter().all(|v| bad.contains(v)),
-                None => match service.label_defs.get(label).map(|l| &l.values) {
-                    Some(LabelValues::Closed(values)) => {
-                        values.iter().all(|v| bad.contains(&v.value))
-                    }
-                    _ => false,
-                },
-            })
+        && errors.matchers.iter().all(|(label, bad)| {
+            let closed = match service.label_defs.get(label).map(|l| &l.values) {
+                Some(LabelValues::Closed(values)) => Some(values),
+                _ => None,
+            };
+            // Whether every value `all` keeps is bad; unknown (a regex, an open label) is not covered.
+            match (bad, total.matchers.get(label)) {
+                (bad, Some(all)) if bad == all => true,
+                (LabelMatch::Values(bad), Some(LabelMatch::Values(all))) => {
+                    all.iter().all(|v| bad.contains(v))
+                }
+                (LabelMatch::Values(bad), None) => {
+                    closed.is_some_and(|values| values.iter().all(|v| bad.contains(&v.value)))
+                }
+                (LabelMatch::Not(dropped), None) => {
+                    closed.is_some_and(|values| values.iter().all(|v| !dropped.contains(&v.value)))
+                }
+                _ => false,
+            }
+        })
 }
 
 /// The default low-traffic guard of an alert: the fewest events for which one bad event alone keeps the
