@@ -134,10 +134,7 @@ fn write_new(dir: &Path, files: &[(String, String)]) -> Result<Vec<String>> {
             existing.join(", ")
         );
     }
-    let made_dir = match std::fs::create_dir_all(dir) {
-        Ok(()) => true,
-        Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
-    };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut written: Vec<PathBuf> = Vec::new();
     for (name, text) in files {
         let path = dir.join(name);
@@ -154,7 +151,6 @@ fn write_new(dir: &Path, files: &[(String, String)]) -> Result<Vec<String>> {
             for p in &written {
                 let _ = std::fs::remove_file(p);
             }
-            let _ = made_dir;
             return Err(e)
                 .with_context(|| format!("cannot write {}; nothing was written", path.display()));
         }
