@@ -6,7 +6,7 @@ use super::super::yaml::Node;
 use super::slo::seq;
 use super::*;
 
-/// One `alertPolicies` item: inline, `alertPolicyRef`, or the older `kind: AlertPolicyRef` with `targetRef`.
+/// One `alertPolicies` item: inline, `alertPolicyRef`, or `kind: AlertPolicyRef` with `targetRef`.
 pub(super) fn policy_use(file: usize, node: &Node, p: &mut Problems) -> Option<Use<Policy>> {
     let mut f = Fields::of(node, file, "an alert policy", p)?;
     if let Some((name, at)) = f
