@@ -32,9 +32,19 @@ pub enum Command {
     Validate(SpecDir),
     /// Print the JSON Schema of the spec format.
     Schema,
+    /// Write the specs in another tool's format.
+    #[command(subcommand)]
+    Export(Export),
     /// Turn another tool's SLO files into spec files (one per service), written into a folder.
     #[command(subcommand)]
     Import(Import),
+}
+
+/// The formats `export` writes.
+#[derive(Debug, Subcommand)]
+pub enum Export {
+    /// OpenSLO v1: one multi-document YAML file per service (written like `generate`'s outputs).
+    Openslo(crate::openslo::ExportArgs),
 }
 
 /// The formats `import` reads.
@@ -43,6 +53,8 @@ pub enum Import {
     /// Sloth's `prometheus/v1` specs, `PrometheusServiceLevel` resources and `AlertWindows` (multi-document
     /// YAML); the imported alerts behave as Sloth's.
     Sloth(SlothImport),
+    /// OpenSLO v1 (`Service`, `SLO`, `SLI`, `AlertPolicy`, `AlertCondition`, `DataSource`), multi-document YAML.
+    Openslo(crate::openslo::ImportArgs),
 }
 
 /// Arguments of `import sloth`.
@@ -92,7 +104,8 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn fail(stderr: String) -> Outcome {
+    /// Exit 1 with `stderr`.
+    pub fn fail(stderr: String) -> Outcome {
         Outcome {
             stdout: String::new(),
             stderr,
@@ -123,6 +136,8 @@ pub fn run(cli: &Cli) -> Outcome {
             Err(e) => Outcome::fail(e),
         },
         Command::Import(Import::Sloth(args)) => import_sloth(args),
+        Command::Export(Export::Openslo(p)) => crate::openslo::export_command(p),
+        Command::Import(Import::Openslo(args)) => crate::openslo::import_command(args),
         Command::Schema => match emit::schema::emit() {
             Ok(s) => Outcome {
                 stdout: s,

@@ -483,6 +483,36 @@ pub fn is_upper_camel(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric())
 }
 
+/// Longest OpenSLO object name: an RFC 1123 label.
+const OPENSLO_NAME_MAX: usize = 63;
+
+/// The OpenSLO name of a snake_case name (`api_availability` → `api-availability`), joined from parts with
+/// `-`. A name over OpenSLO's 63 characters is cut and ends in a hash of the whole, so that it stays unique;
+/// the export then keeps the slogen name in an annotation.
+pub fn openslo_name(parts: &[&str]) -> String {
+    let full = parts.join("-").replace('_', "-");
+    if full.len() <= OPENSLO_NAME_MAX {
+        return full;
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in full.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let head = full[..OPENSLO_NAME_MAX - 9].trim_end_matches('-');
+    format!("{head}-{:08x}", hash as u32)
+}
+
+/// The snake_case name an OpenSLO name stands for (`api-availability` → `api_availability`).
+pub fn from_openslo_name(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// The YAML file `export openslo` writes for a service.
+pub fn openslo_file(service: &str) -> String {
+    format!("{service}.yaml")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,5 +13,6 @@ pub mod emit;
 pub mod import;
 pub mod load;
 pub mod model;
+pub mod openslo;
 pub mod spec;
 pub mod write;

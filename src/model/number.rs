@@ -109,6 +109,16 @@ impl Exact {
         mul(self.num, other.den).cmp(&mul(other.num, self.den))
     }
 
+    /// `num/den` in lowest terms (`14/15`), or the whole number: the exact value where a decimal would be
+    /// rounded, for formats that carry it as text (OpenSLO annotations).
+    pub fn fraction(self) -> String {
+        if self.den == 1 {
+            self.num.to_string()
+        } else {
+            format!("{}/{}", self.num, self.den)
+        }
+    }
+
     /// The nearest float, for templates that compute with it (never for printing thresholds).
     pub fn to_f64(self) -> f64 {
         self.num as f64 / self.den as f64
@@ -238,6 +248,12 @@ mod tests {
 
     fn show(e: Exact) -> String {
         e.to_string()
+    }
+
+    #[test]
+    fn fractions_print_in_lowest_terms() {
+        assert_eq!(Exact::new(28, 30).fraction(), "14/15");
+        assert_eq!(Exact::int(6).fraction(), "6");
     }
 
     #[test]

@@ -16,6 +16,9 @@ mod service;
 mod slos;
 mod tiers;
 
+pub(crate) use service::BURN_RATE_WINDOWS;
+pub(crate) use slos::DEFAULT_SLO_WINDOW;
+
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 

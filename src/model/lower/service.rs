@@ -11,7 +11,7 @@ use super::*;
 /// Shares and windows are the Google SRE workbook's (chapter 5, "Multiwindow, Multi-Burn-Rate Alerts"); the
 /// `for` durations are Pyrra's, long enough to ride out a scrape gap, short next to the time to fire. A service's
 /// `alert_windows` replace them.
-pub(super) const BURN_RATE_WINDOWS: [BurnRateWindow; 4] = [
+pub(crate) const BURN_RATE_WINDOWS: [BurnRateWindow; 4] = [
     BurnRateWindow::new(Severity::Page, 3_600, 300, 2, 120),
     BurnRateWindow::new(Severity::Page, 21_600, 1_800, 5, 900),
     BurnRateWindow::new(Severity::Ticket, 86_400, 7_200, 10, 3_600),
@@ -20,13 +20,17 @@ pub(super) const BURN_RATE_WINDOWS: [BurnRateWindow; 4] = [
 
 /// One row of the burn-rate policy.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct BurnRateWindow {
-    pub(super) severity: Severity,
-    pub(super) long: Duration,
-    pub(super) short: Duration,
+pub(crate) struct BurnRateWindow {
+    /// Page or ticket.
+    pub(crate) severity: Severity,
+    /// Long window.
+    pub(crate) long: Duration,
+    /// Short window.
+    pub(crate) short: Duration,
     /// Share of the SLO window's budget spent when the alert fires at exactly its factor.
-    pub(super) budget_share: Exact,
-    pub(super) for_: Duration,
+    pub(crate) budget_share: Exact,
+    /// How long both windows must be over the threshold.
+    pub(crate) for_: Duration,
 }
 
 impl BurnRateWindow {

@@ -12,7 +12,7 @@ use super::*;
 const MIN_THRESHOLD: Exact = Exact::new(1, 100_000_000);
 
 /// The SLO window when a spec sets none.
-const DEFAULT_SLO_WINDOW: Duration = Duration {
+pub(crate) const DEFAULT_SLO_WINDOW: Duration = Duration {
     seconds: 30 * 86_400,
 };
 

@@ -1,0 +1,159 @@
+//! The `export openslo` and `import openslo` commands: arguments, reading, writing, messages.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use clap::Args;
+
+use crate::cli::{build, Outcome};
+use crate::model::SourceFile;
+
+/// Arguments of `export openslo`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Directory of `*.toml` spec files.
+    #[arg(long, default_value = "slos")]
+    pub slos: PathBuf,
+    /// Directory to write `<service>.yaml` into, owned by slogen as `generate`'s output folder is (it lists
+    /// what it wrote in `.slogen-manifest` and replaces or removes only those files).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Arguments of `import openslo`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// OpenSLO v1 YAML files, each with one or more documents; objects may refer to objects in other files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Folder to write the spec files into (created if missing); an existing file is never replaced.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Runs `export openslo`.
+pub fn export_command(args: &ExportArgs) -> Outcome {
+    let model = match build(&args.slos) {
+        Ok(m) => m,
+        Err(e) => return Outcome::fail(e),
+    };
+    // `build` read the same files; read again for their text (it keeps only the model).
+    let files = match crate::load::spec_dir(&args.slos) {
+        Ok(f) => f,
+        Err(e) => return Outcome::fail(format!("error: {e:#}\n")),
+    };
+    let outputs = match super::export(&files, &model) {
+        Ok(o) => o,
+        Err(e) => return Outcome::fail(format!("error: cannot export: {e:#}\n")),
+    };
+    match crate::write::write(&args.out, &args.slos, &outputs) {
+        Ok(s) => Outcome {
+            stdout: format!(
+                "exported {} service(s) to {}: {} written, {} unchanged, {} removed\n",
+                outputs.len(),
+                args.out.display(),
+                s.written.len(),
+                s.unchanged,
+                s.removed.len()
+            ),
+            stderr: s
+                .foreign
+                .iter()
+                .map(|path| format!("note: left alone (slogen did not write it): {path}\n"))
+                .collect(),
+            code: 0,
+        },
+        Err(e) => Outcome::fail(format!("error: {e:#}\n")),
+    }
+}
+
+/// Runs `import openslo`.
+pub fn import_command(args: &ImportArgs) -> Outcome {
+    let mut inputs = Vec::new();
+    for path in &args.files {
+        match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => inputs.push(SourceFile {
+                    path: path.display().to_string(),
+                    text,
+                }),
+                Err(e) => {
+                    return Outcome::fail(format!(
+                        "error: {} is not UTF-8 (byte {} is invalid); nothing was written\nhelp: save it as UTF-8\n",
+                        path.display(),
+                        e.utf8_error().valid_up_to()
+                    ))
+                }
+            },
+            Err(e) => {
+                return Outcome::fail(format!(
+                    "error: cannot read {}: {e}; nothing was written\n",
+                    path.display()
+                ))
+            }
+        }
+    }
+    let shown = args
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| args.out.display().to_string());
+    let files = match super::import(&inputs, &shown) {
+        Ok(f) => f,
+        Err(e) => return Outcome::fail(e),
+    };
+    match write_new(&args.out, &files) {
+        Ok(paths) => Outcome {
+            stdout: format!(
+                "imported {} file(s) into {}: {}\nnext: `slogen generate --slos {}`\n",
+                paths.len(),
+                args.out.display(),
+                paths.join(", "),
+                args.out.display()
+            ),
+            ..Outcome::default()
+        },
+        Err(e) => Outcome::fail(format!("error: {e:#}\n")),
+    }
+}
+
+/// Creates `files` in `dir` (made if missing), never replacing anything: when any of them exists nothing is
+/// written, and when a write fails the files this call created are removed again.
+fn write_new(dir: &Path, files: &[(String, String)]) -> Result<Vec<String>> {
+    let existing: Vec<String> = files
+        .iter()
+        .map(|(name, _)| dir.join(name))
+        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !existing.is_empty() {
+        bail!(
+            "refusing to overwrite {}; nothing was written\nhelp: import into an empty folder, or move the existing files away",
+            existing.join(", ")
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut written: Vec<PathBuf> = Vec::new();
+    for (name, text) in files {
+        let path = dir.join(name);
+        let result = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| {
+                written.push(path.clone());
+                f.write_all(text.as_bytes())?;
+                f.sync_all()
+            });
+        if let Err(e) = result {
+            for p in &written {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e)
+                .with_context(|| format!("cannot write {}; nothing was written", path.display()));
+        }
+    }
+    Ok(written.iter().map(|p| p.display().to_string()).collect())
+}
