@@ -373,8 +373,19 @@ fn counter_open(c: &mut Criterion) {
         })
     });
 
+    // The route as the HTTP layer passes it: pinned once, then found by its position with one load.
+    let pinned = slogen_runtime::pin(ROUTE);
+    group.bench_function("slogen_pinned", |b| {
+        b.iter(|| {
+            reference
+                .http_requests
+                .with(&open_labels(black_box(pinned)))
+                .inc()
+        })
+    });
+
     // The same route from strings at ever-changing addresses, as a service building the route per request
-    // would pass it: the per-thread cache is checked by text, so these still hit whenever their entry holds
+    // would pass it: the address cache is checked by text, so these still hit whenever their entry holds
     // the route.
     let copies: Vec<String> = (0..64).map(|_| ROUTE.to_owned()).collect();
     let mut next = 0;

@@ -402,11 +402,12 @@ pub struct HttpMetrics<S> {
 
 /// What the requests through one wrapped service share: the recorder, and the route template the service
 /// serves. axum wraps each route's endpoint separately and hands every request of a route the same
-/// `Arc<str>` as its [`MatchedPath`], so the template is learnt from the first request and later requests
-/// point at it instead of holding a reference-counted clone each.
+/// `Arc<str>` as its [`MatchedPath`], so the template is learnt from the first request, with its text
+/// [pinned](crate::pin): later requests point at it instead of holding a reference-counted clone each,
+/// and the recorder's open `route` label finds the pinned text by position, with one load.
 struct Endpoint {
     recorder: Arc<dyn HttpRecorder>,
-    route: OnceLock<MatchedPath>,
+    route: OnceLock<(MatchedPath, &'static str)>,
 }
 
 impl<S> fmt::Debug for HttpMetrics<S> {
@@ -499,7 +500,9 @@ impl Route {
             return Route::Unmatched;
         };
         // The endpoint keeps its template alive, so the same address means the same text.
-        let known = endpoint.route.get_or_init(|| path.clone());
+        let (known, _) = endpoint
+            .route
+            .get_or_init(|| (path.clone(), crate::pinned::pin(path.as_str())));
         if ptr::eq(known.as_str(), path.as_str()) {
             Route::Endpoint
         } else {
@@ -529,7 +532,7 @@ impl Finish {
                 .endpoint
                 .route
                 .get()
-                .map_or(UNMATCHED_ROUTE, MatchedPath::as_str),
+                .map_or(UNMATCHED_ROUTE, |(_, pinned)| pinned),
             Route::Matched(path) => path.as_str(),
             Route::Unmatched => UNMATCHED_ROUTE,
         }

@@ -1,45 +1,51 @@
 //! Labels: closed enums, open interned strings, and the [`Slot`] cursor that turns a label set into an index.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 /// The value an open label takes once it has `max_values` distinct values, so the series count stays bounded.
 pub const OVERFLOW_VALUE: &str = "other";
 
-/// Entries in each thread's cache of recently interned values.
-const RECENT_SLOTS: usize = 16;
+/// Entries in each open label's cache of the addresses values were passed from (a power of two).
+const ADDRESS_SLOTS: usize = 128;
 
-/// A value some open label interned on this thread, with its id.
-struct Recent {
-    serial: u64,
-    value: Arc<str>,
-    id: usize,
-}
+/// Entries in each open label's cache of [pinned](crate::pin) texts by position (a power of two).
+const POSITION_SLOTS: usize = 64;
 
-thread_local! {
-    /// Recently interned values of every open label, direct-mapped by label and string address; an entry
-    /// is used only when label and text match, so an address reused by another string cannot mislead it.
-    static RECENT: RefCell<[Option<Recent>; RECENT_SLOTS]> =
-        const { RefCell::new([const { None }; RECENT_SLOTS]) };
-}
-
-/// The cache entry for `value` of the label `serial`: the same string passed again lands on the same entry.
+/// The cache entry for a pinned text at `position`.
 #[inline]
-fn recent_slot(serial: u64, value: &str) -> usize {
-    let address = value.as_ptr() as usize;
-    ((address >> 3) ^ (address >> 9) ^ serial as usize) % RECENT_SLOTS
+fn position_slot(position: u64) -> usize {
+    ((position >> 19) ^ position) as usize & (POSITION_SLOTS - 1)
 }
 
-/// Caches `id` for `value` in this thread's entry `slot`.
-fn remember(slot: usize, serial: u64, value: Arc<str>, id: usize) {
-    // During thread teardown the cache may be gone; the lookup still worked.
-    let _ = RECENT.try_with(|recent| {
-        recent.borrow_mut()[slot] = Some(Recent { serial, value, id });
-    });
+/// The cache entry for a value passed from `address`: the same string passed again lands on the same entry.
+#[inline]
+fn address_slot(address: usize) -> usize {
+    ((address >> 3) ^ (address >> 10)) & (ADDRESS_SLOTS - 1)
+}
+
+/// Whether two strings are equal, compared eight bytes at a time without a call: route templates and
+/// similar values are short, and this is the whole cost of a cache hit besides two loads.
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let word = |bytes: &[u8]| u64::from_ne_bytes(bytes.try_into().expect("eight bytes"));
+    // Whole words from the start, then the last eight bytes (overlapping the words before them when the
+    // length is not a multiple of eight).
+    let last = a.len() - 8;
+    a.chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .all(|(x, y)| word(x) == word(y))
+        && word(&a[last..]) == word(&b[last..])
 }
 
 /// A closed label: an enum whose variants are all the values the label can take.
@@ -88,12 +94,18 @@ impl LabelSet for NoLabels {
 pub struct OpenLabel(Arc<OpenInner>);
 
 struct OpenInner {
-    /// Unique per label for the life of the process: the key of the per-thread cache (an address could be
-    /// reused by a later label).
-    serial: u64,
     name: &'static str,
     max_values: usize,
     interner: RwLock<Interner>,
+    /// Each interned value by id, readable without the lock; set once, before the id is handed out.
+    published: Box<[OnceLock<Arc<str>>]>,
+    /// For each [`address_slot`], 1 + the id of the value last interned from a string at such an address
+    /// (0: none). Only a hint: a hit is checked against [`published`](Self::published) by text, so a
+    /// string at a reused address, or two strings sharing an entry, can cost a lookup but never a wrong id.
+    by_address: Box<[AtomicU32; ADDRESS_SLOTS]>,
+    /// For each [`position_slot`], a pinned text's position (high 32 bits) and 1 + its id (low 32 bits), 0
+    /// for none. A position always holds the same text, so a matching entry needs no check: one load.
+    by_position: [AtomicU64; POSITION_SLOTS],
     dropped: AtomicU64,
 }
 
@@ -109,12 +121,13 @@ struct Interner {
 impl OpenLabel {
     /// Creates the label `name`, admitting at most `max_values` distinct values besides [`OVERFLOW_VALUE`].
     pub fn new(name: &'static str, max_values: usize) -> Self {
-        static SERIALS: AtomicU64 = AtomicU64::new(0);
         OpenLabel(Arc::new(OpenInner {
-            serial: SERIALS.fetch_add(1, Relaxed),
             name,
             max_values,
             interner: RwLock::new(Interner::default()),
+            published: (0..max_values).map(|_| OnceLock::new()).collect(),
+            by_address: Box::new([const { AtomicU32::new(0) }; ADDRESS_SLOTS]),
+            by_position: [const { AtomicU64::new(0) }; POSITION_SLOTS],
             dropped: AtomicU64::new(0),
         }))
     }
@@ -140,40 +153,64 @@ impl OpenLabel {
     /// The id of `value`: stable for the life of the process, in `0..=max_values`, where `max_values` is the
     /// id of [`OVERFLOW_VALUE`].
     ///
-    /// A value this thread interned recently through the same string (the HTTP layer passes the route
-    /// template axum shares between requests) is found in a small per-thread cache, with no lock and no
-    /// hashing: a few comparisons, close to a closed label's cost. Otherwise known values and a full label
-    /// take the read lock; the write lock is taken once per new value.
+    /// A [pinned](crate::pin) text (the HTTP layer pins each route template once) is found by its
+    /// position with one load, close to a closed label's cost. A value passed again from a string at the
+    /// same address is found in the label's address cache: two loads and a comparison of the text. Neither
+    /// locks or hashes the text. Otherwise known values and a full label take the read lock; the write lock
+    /// is taken once per new value.
     #[inline]
     pub fn intern(&self, value: &str) -> usize {
-        let inner = &*self.0;
-        let slot = recent_slot(inner.serial, value);
-        let cached = RECENT.try_with(|recent| match &recent.borrow()[slot] {
-            Some(hit) if hit.serial == inner.serial && *hit.value == *value => Some(hit.id),
-            _ => None,
-        });
-        match cached {
-            Ok(Some(id)) => id,
-            _ => self.intern_uncached(value, slot),
+        match self.cached(value) {
+            Some(id) => id,
+            None => self.intern_uncached(value),
         }
     }
 
-    /// [`intern`](Self::intern) past the per-thread cache, out of line so the cached path stays small.
+    /// The id a cache holds for `value`, if it holds the right one: a few loads, no lock, no call.
+    #[inline]
+    fn cached(&self, value: &str) -> Option<usize> {
+        let inner = &*self.0;
+        if let Some(position) = crate::pinned::position(value) {
+            let entry = inner.by_position[position_slot(position)].load(Relaxed);
+            let id = (entry as u32 as usize).wrapping_sub(1);
+            return (entry >> 32 == position && id < inner.max_values).then_some(id);
+        }
+        let hint = inner.by_address[address_slot(value.as_ptr() as usize)].load(Relaxed);
+        let id = (hint as usize).checked_sub(1)?;
+        let known = inner.published.get(id)?.get()?;
+        same_text(known, value).then_some(id)
+    }
+
+    /// [`intern`](Self::intern) past the caches, out of line so the cached paths stay small; the result is
+    /// remembered in the cache `value` is looked up in.
     #[cold]
     #[inline(never)]
-    fn intern_uncached(&self, value: &str, slot: usize) -> usize {
+    fn intern_uncached(&self, value: &str) -> usize {
         let inner = &*self.0;
         if value == OVERFLOW_VALUE {
             return inner.max_values;
         }
+        // Only ids of real values are cached: a full label's `other` must count every recording as dropped.
+        let remember = |id: usize| match crate::pinned::position(value) {
+            Some(position) => {
+                let entry = position << 32 | (id as u64 + 1);
+                if u32::try_from(id + 1).is_ok() {
+                    inner.by_position[position_slot(position)].store(entry, Relaxed);
+                }
+            }
+            None => {
+                if let Ok(hint) = u32::try_from(id + 1) {
+                    inner.by_address[address_slot(value.as_ptr() as usize)].store(hint, Relaxed);
+                }
+            }
+        };
         {
             let interner = inner
                 .interner
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
             if let Some(&id) = interner.ids.get(value) {
-                let value = Arc::clone(&interner.values[id]);
-                remember(slot, inner.serial, value, id);
+                remember(id);
                 return id;
             }
             if interner.values.len() >= inner.max_values {
@@ -201,7 +238,9 @@ impl OpenLabel {
         interner.escaped.push(escaped);
         interner.values.push(Arc::clone(&value));
         interner.ids.insert(Arc::clone(&value), id);
-        remember(slot, inner.serial, value, id);
+        // Published before the id can reach the cache, so a hint always finds its value.
+        let _ = inner.published[id].set(value);
+        remember(id);
         id
     }
 
@@ -376,12 +415,53 @@ impl<'a> Slot<'a> {
     #[inline]
     pub fn open(&mut self, value: &str) {
         let Some(Dimension(Kind::Open(label))) = self.dimensions.get(self.next) else {
-            panic!(
-                "label {} of the label set is open but the family's dimension is not",
-                self.next
-            );
+            not_open(self.next)
         };
         self.index = self.index * (label.max_values() + 1) + label.intern(value);
         self.next += 1;
+    }
+}
+
+/// The panic of [`Slot::open`] on a closed dimension, out of line so the open path stays small.
+#[cold]
+#[inline(never)]
+fn not_open(position: usize) -> ! {
+    panic!("label {position} of the label set is open but the family's dimension is not")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_text_agrees_with_string_equality_at_every_length_and_position() {
+        let base: String = ('a'..='z').chain('A'..='Z').collect();
+        for len in 0..=base.len() {
+            let a = &base[..len];
+            assert!(same_text(a, &a.to_owned()), "{a:?}");
+            for at in 0..len {
+                let mut other = a.as_bytes().to_vec();
+                other[at] = b'-';
+                let other = String::from_utf8(other).expect("ASCII");
+                assert!(!same_text(a, &other), "{a:?} vs {other:?}");
+            }
+            if len > 0 {
+                assert!(!same_text(a, &base[..len - 1]), "{a:?} vs a prefix");
+            }
+        }
+    }
+
+    #[test]
+    fn a_cache_hint_never_gives_another_values_id() {
+        let label = OpenLabel::new("route", 8);
+        let first = String::from("/users/{id}");
+        let id = label.intern(&first);
+        // A different text from the same address (the buffer reused) must not take the cached id.
+        let mut reused = first;
+        reused.replace_range(1..6, "items");
+        let other = label.intern(&reused);
+        assert_ne!(id, other);
+        assert_eq!(label.intern("/users/{id}"), id);
+        assert_eq!(label.intern(&reused), other);
     }
 }

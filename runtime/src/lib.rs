@@ -70,6 +70,7 @@ mod interop;
 pub mod jobs;
 mod label;
 mod metric;
+mod pinned;
 pub mod record;
 #[cfg(feature = "postgres")]
 pub mod slow_query;
@@ -83,3 +84,4 @@ pub use family::{AnyFamily, Family};
 pub use interop::{encode_text, register};
 pub use label::{Dimension, LabelSet, LabelValue, NoLabels, OpenLabel, Slot, OVERFLOW_VALUE};
 pub use metric::{Counter, Gauge, Histogram, Interop, Metric, MetricKind};
+pub use pinned::pin;
