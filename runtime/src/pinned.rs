@@ -61,7 +61,7 @@ pub(crate) fn position(text: &str) -> Option<u64> {
     // A `str` that starts in the arena was taken from a pinned text, so offset and length are both below
     // 2^16 (no pinned text fills the whole arena).
     (base != 0 && offset < ARENA_BYTES && text.len() < ARENA_BYTES)
-        .then(|| ((offset as u64) << 16) | text.len() as u64)
+        .then_some(((offset as u64) << 16) | text.len() as u64)
 }
 
 #[cfg(test)]
