@@ -26,7 +26,7 @@ pub fn register<M: MetricSet + Send + Sync + 'static>(registry: &mut Registry, m
 /// the crate's own encoders are tested against.
 ///
 /// prometheus-client only encodes `'static` collectors, so this copies the current values first; a scrape
-/// endpoint should use [`encode_prometheus`] or [`register`] the shared set instead.
+/// endpoint should use [`encode_prometheus`](crate::encode_prometheus) or [`register`] the shared set instead.
 pub fn encode_text<M: MetricSet + ?Sized>(metrics: &M) -> String {
     let mut frozen = Frozen(Vec::new());
     metrics.visit(&mut frozen);

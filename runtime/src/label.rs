@@ -438,7 +438,7 @@ mod tests {
         let base: String = ('a'..='z').chain('A'..='Z').collect();
         for len in 0..=base.len() {
             let a = &base[..len];
-            // The same text at another address.
+            // A copy at another address, so the comparison reads both.
             let copy = String::from(a);
             assert!(same_text(a, &copy), "{a:?}");
             for at in 0..len {
