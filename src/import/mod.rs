@@ -10,7 +10,7 @@ pub mod toml_out;
 pub mod yaml;
 
 use std::collections::BTreeMap;
-use std::io::{ErrorKind, Write as _};
+use std::io::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -295,11 +295,8 @@ pub fn write_new(dir: &Path, files: &[(String, String)]) -> Result<Vec<PathBuf>>
             existing.join(", ")
         );
     }
-    let made_dir = match std::fs::create_dir(dir) {
-        Ok(()) => true,
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => false,
-        Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
-    };
+    let made_dir = std::fs::symlink_metadata(dir).is_err();
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut written = Vec::new();
     for (name, text) in files {
         let path = dir.join(name);

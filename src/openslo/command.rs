@@ -1,9 +1,6 @@
 //! The `export openslo` and `import openslo` commands: arguments, reading, writing, messages.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-
-use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
 
 use clap::Args;
 
@@ -104,56 +101,21 @@ pub fn import_command(args: &ImportArgs) -> Outcome {
         Ok(f) => f,
         Err(e) => return Outcome::fail(e),
     };
-    match write_new(&args.out, &files) {
+    match crate::import::write_new(&args.out, &files) {
         Ok(paths) => Outcome {
             stdout: format!(
                 "imported {} file(s) into {}: {}\nnext: `slogen generate --slos {}`\n",
                 paths.len(),
                 args.out.display(),
-                paths.join(", "),
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 args.out.display()
             ),
             ..Outcome::default()
         },
         Err(e) => Outcome::fail(format!("error: {e:#}\n")),
     }
-}
-
-/// Creates `files` in `dir` (made if missing), never replacing anything: when any of them exists nothing is
-/// written, and when a write fails the files this call created are removed again.
-fn write_new(dir: &Path, files: &[(String, String)]) -> Result<Vec<String>> {
-    let existing: Vec<String> = files
-        .iter()
-        .map(|(name, _)| dir.join(name))
-        .filter(|p| std::fs::symlink_metadata(p).is_ok())
-        .map(|p| p.display().to_string())
-        .collect();
-    if !existing.is_empty() {
-        bail!(
-            "refusing to overwrite {}; nothing was written\nhelp: import into an empty folder, or move the existing files away",
-            existing.join(", ")
-        );
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut written: Vec<PathBuf> = Vec::new();
-    for (name, text) in files {
-        let path = dir.join(name);
-        let result = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .and_then(|mut f| {
-                written.push(path.clone());
-                f.write_all(text.as_bytes())?;
-                f.sync_all()
-            });
-        if let Err(e) = result {
-            for p in &written {
-                let _ = std::fs::remove_file(p);
-            }
-            return Err(e)
-                .with_context(|| format!("cannot write {}; nothing was written", path.display()));
-        }
-    }
-    Ok(written.iter().map(|p| p.display().to_string()).collect())
 }
