@@ -232,30 +232,10 @@ fn check(p: &Paths) -> Outcome {
 }
 
 fn import_sloth(args: &SlothImport) -> Outcome {
-    let mut inputs = Vec::new();
-    for path in &args.files {
-        match std::fs::read(path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => inputs.push(SourceFile {
-                    path: path.display().to_string(),
-                    text,
-                }),
-                Err(e) => {
-                    return Outcome::fail(format!(
-                        "error: {} is not UTF-8 (byte {} is invalid); nothing was written\nhelp: save it as UTF-8\n",
-                        path.display(),
-                        e.utf8_error().valid_up_to()
-                    ))
-                }
-            },
-            Err(e) => {
-                return Outcome::fail(format!(
-                    "error: cannot read {}: {e}; nothing was written\n",
-                    path.display()
-                ))
-            }
-        }
-    }
+    let inputs = match read_inputs(&args.files) {
+        Ok(inputs) => inputs,
+        Err(failed) => return failed,
+    };
     let imported = match import::sloth::import(&inputs, Some(&args.slo_period), &args.out) {
         Ok(i) => i,
         Err(e) => return Outcome::fail(e),
@@ -277,4 +257,34 @@ fn import_sloth(args: &SlothImport) -> Outcome {
         },
         Err(e) => Outcome::fail(format!("error: {e:#}\n")),
     }
+}
+
+/// Reads another tool's files for an import, or the outcome that says which one could not be read (nothing is
+/// written then).
+pub(crate) fn read_inputs(files: &[PathBuf]) -> Result<Vec<SourceFile>, Outcome> {
+    let mut inputs = Vec::new();
+    for path in files {
+        match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => inputs.push(SourceFile {
+                    path: path.display().to_string(),
+                    text,
+                }),
+                Err(e) => {
+                    return Err(Outcome::fail(format!(
+                        "error: {} is not UTF-8 (byte {} is invalid); nothing was written\nhelp: save it as UTF-8\n",
+                        path.display(),
+                        e.utf8_error().valid_up_to()
+                    )))
+                }
+            },
+            Err(e) => {
+                return Err(Outcome::fail(format!(
+                    "error: cannot read {}: {e}; nothing was written\n",
+                    path.display()
+                )))
+            }
+        }
+    }
+    Ok(inputs)
 }

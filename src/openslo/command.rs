@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::cli::{build, Outcome};
-use crate::model::SourceFile;
 
 /// Arguments of `export openslo`.
 #[derive(Debug, Args)]
@@ -68,30 +67,10 @@ pub fn export_command(args: &ExportArgs) -> Outcome {
 
 /// Runs `import openslo`.
 pub fn import_command(args: &ImportArgs) -> Outcome {
-    let mut inputs = Vec::new();
-    for path in &args.files {
-        match std::fs::read(path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => inputs.push(SourceFile {
-                    path: path.display().to_string(),
-                    text,
-                }),
-                Err(e) => {
-                    return Outcome::fail(format!(
-                        "error: {} is not UTF-8 (byte {} is invalid); nothing was written\nhelp: save it as UTF-8\n",
-                        path.display(),
-                        e.utf8_error().valid_up_to()
-                    ))
-                }
-            },
-            Err(e) => {
-                return Outcome::fail(format!(
-                    "error: cannot read {}: {e}; nothing was written\n",
-                    path.display()
-                ))
-            }
-        }
-    }
+    let inputs = match crate::cli::read_inputs(&args.files) {
+        Ok(inputs) => inputs,
+        Err(failed) => return failed,
+    };
     let shown = args
         .out
         .file_name()
