@@ -1,9 +1,12 @@
 //! What `HttpMetricsLayer` adds to a request: the same small axum router with and without the layer,
 //! recording into the reference backend's generated metrics, driven two ways.
 //!
-//! - **In process** (no sockets): `floor` is the bare router; `slogen` is the router with the layer, for a
-//!   request without an `X-Request-ID` (the layer generates one); `slogen_incoming_id` sends a valid ID the
-//!   layer keeps. One group builds a service per request with `oneshot`, as a server does per connection;
+//! - **In process** (no sockets): `floor` is the bare router; `slogen` is the router with the layer given
+//!   the metrics as a `'static` recorder (`HttpMetricsLayer::from_static`, as a service whose metrics live
+//!   as long as the process does), for a request without an `X-Request-ID` (the layer generates one);
+//!   `slogen_incoming_id` sends a valid ID the layer keeps; `slogen_counted` is the layer holding the
+//!   metrics by `Arc` (`HttpMetricsLayer::new`); `identity_layer` is a layer doing nothing (tower's
+//!   `Identity`), which is what axum's `Router::layer` costs whatever the layer. One group builds a service per request with `oneshot`, as a server does per connection;
 //!   the other reuses a cloned service with `ready` + `call`. Both routers get `with_state(())` first, as
 //!   `axum::serve` does: without it axum turns every handler into a route again on each request, and applies
 //!   the layer to it each time, which no server pays.
@@ -15,10 +18,11 @@
 //! No tracing subscriber is installed, so the layer creates no span: a service logging at `info` pays for
 //! its span on top, which is the subscriber's cost rather than the layer's.
 //!
-//! After criterion, the bench prints two summary lines from its own alternating rounds (each round runs the
+//! After criterion, the bench prints four summary lines from its own alternating rounds (each round runs the
 //! floor and the layer back to back, so a burst of load from elsewhere hits both; at most 11 rounds or 10 s
 //! per way with `--quick`, 31 rounds or 30 s without): the floor's and the layer's time per request in
-//! process, and their throughputs over loopback, each with the median added nanoseconds per request and the
+//! process (with the `'static` recorder, for the layer doing nothing, with the `Arc` recorder), and their
+//! throughputs over loopback, each with the median added nanoseconds per request and the
 //! median throughput ratio with its quartiles. Under `cargo test --benches` everything runs once, briefly,
 //! to check it works; the numbers are then meaningless.
 //!
@@ -42,6 +46,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot as channel;
 use tokio::task::JoinHandle;
+use tower::layer::util::Identity;
 use tower::{Service, ServiceExt};
 
 /// The route every benchmarked request matches.
@@ -64,7 +69,23 @@ fn bare() -> Router {
     router().with_state(())
 }
 
+/// The router with the layer as a service whose metrics live as long as the process uses it
+/// ([`HttpMetricsLayer::from_static`], the metrics leaked once).
 fn instrumented(metrics: &Arc<Metrics>) -> Router {
+    let recorder: &'static Arc<Metrics> = Box::leak(Box::new(Arc::clone(metrics)));
+    router()
+        .layer(HttpMetricsLayer::from_static(recorder))
+        .with_state(())
+}
+
+/// The router with a layer that does nothing (tower's `Identity`): what axum's `Router::layer` itself
+/// costs per request, whatever the layer (a clone of the boxed route and a boxed future).
+fn identity_layered() -> Router {
+    router().layer(Identity::new()).with_state(())
+}
+
+/// The router with the layer holding its recorder by `Arc` ([`HttpMetricsLayer::new`]).
+fn instrumented_counted(metrics: &Arc<Metrics>) -> Router {
     router()
         .layer(HttpMetricsLayer::new(Arc::clone(metrics)))
         .with_state(())
@@ -378,13 +399,16 @@ fn main() {
     let metrics = Arc::new(Metrics::new());
     let floor = bare();
     let layered = instrumented(&metrics);
+    let counted = instrumented_counted(&metrics);
+    let identity = identity_layered();
 
     // The layer must really record, or the comparison would measure nothing.
     oneshot(&runtime, &layered, false, 1);
     ready_call(&runtime, &layered, true, 1);
+    oneshot(&runtime, &counted, false, 1);
     assert_eq!(
         served(&metrics),
-        2,
+        3,
         "each instrumented request is counted once"
     );
     assert_eq!(metrics.http_requests_in_flight.get(), 0);
@@ -403,11 +427,17 @@ fn main() {
         group.bench_function("floor", |b| {
             b.iter_custom(|iters| drive(&runtime, &floor, false, iters))
         });
+        group.bench_function("identity_layer", |b| {
+            b.iter_custom(|iters| drive(&runtime, &identity, false, iters))
+        });
         group.bench_function("slogen", |b| {
             b.iter_custom(|iters| drive(&runtime, &layered, false, iters))
         });
         group.bench_function("slogen_incoming_id", |b| {
             b.iter_custom(|iters| drive(&runtime, &layered, true, iters))
+        });
+        group.bench_function("slogen_counted", |b| {
+            b.iter_custom(|iters| drive(&runtime, &counted, false, iters))
         });
         group.finish();
     }
@@ -429,6 +459,22 @@ fn main() {
         oneshot(
             &runtime,
             if layer { &layered } else { &floor },
+            false,
+            count,
+        )
+    });
+    let in_process_identity = alternate(&budget, budget.in_process, |layer, count| {
+        oneshot(
+            &runtime,
+            if layer { &identity } else { &floor },
+            false,
+            count,
+        )
+    });
+    let in_process_counted = alternate(&budget, budget.in_process, |layer, count| {
+        oneshot(
+            &runtime,
+            if layer { &counted } else { &floor },
             false,
             count,
         )
@@ -461,6 +507,24 @@ fn main() {
          ns/request, added {:.0} ns/request, throughput ratio {ratio:.3} (quartiles {low:.3}-{high:.3})\
          {note}",
         in_process.rounds, in_process.floor_ns, in_process.slogen_ns, in_process.added_ns,
+    );
+    println!(
+        "summary in-process, a layer doing nothing (tower's Identity; {} rounds): floor {:.0} ns/request, \
+         identity layer {:.0} ns/request, added {:.0} ns/request{note}",
+        in_process_identity.rounds,
+        in_process_identity.floor_ns,
+        in_process_identity.slogen_ns,
+        in_process_identity.added_ns,
+    );
+    let [ratio, low, high] = in_process_counted.ratio;
+    println!(
+        "summary in-process with an Arc recorder (HttpMetricsLayer::new; oneshot, generated ID, {} rounds): \
+         floor {:.0} ns/request, slogen {:.0} ns/request, added {:.0} ns/request, throughput ratio {ratio:.3} \
+         (quartiles {low:.3}-{high:.3}){note}",
+        in_process_counted.rounds,
+        in_process_counted.floor_ns,
+        in_process_counted.slogen_ns,
+        in_process_counted.added_ns,
     );
     let [ratio, low, high] = loopback.ratio;
     println!(

@@ -30,8 +30,15 @@ use tower::ServiceExt;
 
 /// The ways a request is served: the bare router; the router with a layer that does nothing (tower's
 /// `Identity`), which is what axum's `Router::layer` itself costs per request (a clone of the boxed route
-/// and a boxed future); the slogen layer generating an ID; the slogen layer keeping an incoming one.
-const WAYS: [&str; 4] = ["floor", "identity_layer", "slogen", "slogen_incoming_id"];
+/// and a boxed future); the slogen layer with a `'static` recorder generating an ID, then keeping an
+/// incoming one; the slogen layer holding its recorder by `Arc`.
+const WAYS: [&str; 5] = [
+    "floor",
+    "identity_layer",
+    "slogen",
+    "slogen_incoming_id",
+    "slogen_counted",
+];
 
 /// The request counts of the two runs of each way; their difference is what is divided.
 const COUNTS: [u64; 2] = [2_000, 12_000];
@@ -52,7 +59,13 @@ fn serve(way: &str, count: u64) {
     let app = match way {
         "floor" => router().with_state(()),
         "identity_layer" => router().layer(Identity::new()).with_state(()),
-        "slogen" | "slogen_incoming_id" => router()
+        "slogen" | "slogen_incoming_id" => {
+            let metrics: &'static Metrics = Box::leak(Box::new(Metrics::new()));
+            router()
+                .layer(HttpMetricsLayer::from_static(metrics))
+                .with_state(())
+        }
+        "slogen_counted" => router()
             .layer(HttpMetricsLayer::new(Arc::new(Metrics::new())))
             .with_state(()),
         other => panic!("unknown way {other:?}: one of {WAYS:?}"),

@@ -67,6 +67,20 @@ pub trait HttpRecorder: Send + Sync + 'static {
     fn request_finished(&self, method: &http::Method, route: &str, status: u16, elapsed: Duration);
 }
 
+/// A shared recorder records: so a service can hand the HTTP layer's `from_static` an `Arc` of its metrics
+/// leaked once at startup.
+impl<R: HttpRecorder + ?Sized> HttpRecorder for std::sync::Arc<R> {
+    #[inline]
+    fn request_started(&self, method: &http::Method, route: &str) {
+        (**self).request_started(method, route);
+    }
+
+    #[inline]
+    fn request_finished(&self, method: &http::Method, route: &str, status: u16, elapsed: Duration) {
+        (**self).request_finished(method, route, status, elapsed);
+    }
+}
+
 /// Receives what the database client observes about each statement.
 pub trait QueryRecorder: Send + Sync + 'static {
     /// A statement finished.

@@ -110,6 +110,17 @@ struct Hang(mpsc::UnboundedSender<()>);
 
 /// The application under test: a few routes, the metrics endpoints, and the layer applied last.
 fn app(metrics: &Arc<Metrics>, config: &RuntimeConfig, hang: Hang) -> Router {
+    let layer = HttpMetricsLayer::new(Arc::new(Recorder(Arc::clone(metrics))));
+    app_with(metrics, config, hang, layer)
+}
+
+/// [`app`] with the layer given.
+fn app_with(
+    metrics: &Arc<Metrics>,
+    config: &RuntimeConfig,
+    hang: Hang,
+    layer: HttpMetricsLayer,
+) -> Router {
     Router::new()
         .route("/users/{id}", get(|| async { "user" }))
         .route(
@@ -146,9 +157,7 @@ fn app(metrics: &Arc<Metrics>, config: &RuntimeConfig, hang: Hang) -> Router {
             Some(Arc::new(ExampleSummary(Arc::clone(metrics)))),
             config,
         ))
-        .layer(HttpMetricsLayer::new(Arc::new(Recorder(Arc::clone(
-            metrics,
-        )))))
+        .layer(layer)
 }
 
 /// The application with the default configuration, and the receiver its `/hang` handler signals.
@@ -158,6 +167,16 @@ fn default_app(metrics: &Arc<Metrics>) -> (Router, mpsc::UnboundedReceiver<()>) 
         app(metrics, &RuntimeConfig::default(), Hang(sender)),
         receiver,
     )
+}
+
+/// [`default_app`] with the recorder given to [`HttpMetricsLayer::from_static`] (leaked, as a service's
+/// metrics live as long as the process).
+fn static_app(metrics: &Arc<Metrics>) -> (Router, mpsc::UnboundedReceiver<()>) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let recorder: &'static Recorder = Box::leak(Box::new(Recorder(Arc::clone(metrics))));
+    let layer = HttpMetricsLayer::from_static(recorder);
+    let app = app_with(metrics, &RuntimeConfig::default(), Hang(sender), layer);
+    (app, receiver)
 }
 
 fn get_request(uri: &str) -> Request<Body> {
@@ -369,8 +388,16 @@ fn request_ids_are_parsed_strictly() {
 
 #[tokio::test]
 async fn routes_are_labelled_by_template_and_unknown_paths_stay_bounded() {
+    for build in [default_app as AppBuilder, static_app] {
+        routes_are_labelled_by_template_and_unknown_paths_stay_bounded_in(build).await;
+    }
+}
+
+type AppBuilder = fn(&Arc<Metrics>) -> (Router, mpsc::UnboundedReceiver<()>);
+
+async fn routes_are_labelled_by_template_and_unknown_paths_stay_bounded_in(build: AppBuilder) {
     let metrics = Arc::new(Metrics::new());
-    let (app, _hang) = default_app(&metrics);
+    let (app, _hang) = build(&metrics);
     for id in 0..3 {
         let response = app
             .clone()
@@ -459,8 +486,14 @@ async fn one_layered_handler_mounted_at_two_routes_is_labelled_by_each() {
 
 #[tokio::test]
 async fn failures_are_counted_and_in_flight_returns_to_zero() {
+    for build in [default_app as AppBuilder, static_app] {
+        failures_are_counted_and_in_flight_returns_to_zero_in(build).await;
+    }
+}
+
+async fn failures_are_counted_and_in_flight_returns_to_zero_in(build: AppBuilder) {
     let metrics = Arc::new(Metrics::new());
-    let (app, mut hang) = default_app(&metrics);
+    let (app, mut hang) = build(&metrics);
 
     let response = app
         .clone()

@@ -211,6 +211,9 @@ async fn migrate(db: &Database<Metrics>) -> Result<(), DbError> {
 
 /// The reference service: every route, the fault switch on the API routes, the metrics routes, all
 /// behind the HTTP metrics layer (applied last, so unknown paths are counted too).
+///
+/// The layer keeps `state`'s metrics for the life of the process, as a service's metrics are: build the
+/// app once per state.
 pub fn app(state: Arc<AppState>) -> Router {
     let api = users::routes()
         .merge(providers::routes())
@@ -228,7 +231,10 @@ pub fn app(state: Arc<AppState>) -> Router {
     }
     let summary: Arc<dyn Summary> = Arc::clone(&state.metrics) as Arc<dyn Summary>;
     let exposition = metrics_router(Arc::clone(&state.metrics), Some(summary), &state.config);
-    let layer = HttpMetricsLayer::new(Arc::clone(&state.metrics));
+    // The metrics live as long as the process, so the layer reaches them by plain reference, with no
+    // reference count to update per request; an app built again (as tests do) keeps its metrics for good.
+    let recorder: &'static Arc<Metrics> = Box::leak(Box::new(Arc::clone(&state.metrics)));
+    let layer = HttpMetricsLayer::from_static(recorder);
     api.merge(operations)
         .with_state(state)
         .merge(exposition)
