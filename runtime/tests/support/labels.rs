@@ -1,6 +1,8 @@
 //! Label values the exposition tests record with and expect. Include it next to the example module
 //! (`contract/example_metrics.rs`, as `example_metrics`): `#[path = "support/labels.rs"] mod labels;`.
 
+#![allow(dead_code)]
+
 use slogen_runtime::le_value;
 
 use crate::example_metrics::{HttpRequestDurationLabels, HttpRequestsLabels, Method, Status};
