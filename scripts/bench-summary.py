@@ -2,8 +2,8 @@
 """Prints the benchmark tables from criterion's results (target/criterion/**/new/).
 
 Each criterion group is one operation and each function in it one implementation: `floor` is the least the
-operation can cost, `slogen` is slogen's main path, `slogen_<variant>` its other paths, and the rest are the
-other clients. For every operation it prints each implementation's time, its ratio to the floor and to
+operation can cost (`floor_<variant>` another baseline, such as a layer doing nothing), `slogen` is slogen's
+main path, `slogen_<variant>` its other paths, and the rest are the other clients. For every operation it prints each implementation's time, its ratio to the floor and to
 slogen, and the time it adds over the floor; then one summary line per operation.
 
 Usage: python3 scripts/bench-summary.py [--dir target/criterion] [--filter SUBSTRING]
@@ -60,8 +60,8 @@ def load(root, needle):
 
 
 def rank(name):
-    """Floor first, then slogen's paths, then the other clients in name order."""
-    if name == "floor":
+    """Floors first, then slogen's paths, then the other clients in name order."""
+    if name == "floor" or name.startswith("floor_"):
         return (0, name)
     if name == "slogen":
         return (1, name)
@@ -114,7 +114,7 @@ def main():
                 row += f" {duration(ns / elements)} |" if elements else " - |"
             print(row)
         print()
-        peers = {n: v[0] for n, v in impls.items() if n != "floor" and not n.startswith("slogen")}
+        peers = {n: v[0] for n, v in impls.items() if not n.startswith(("floor", "slogen"))}
         best = min(peers, key=peers.get) if peers else None
         summary.append((operation, floor, slogen, best, peers.get(best)))
 

@@ -5,7 +5,7 @@
 //!   the metrics as a `'static` recorder (`HttpMetricsLayer::from_static`, as a service whose metrics live
 //!   as long as the process does), for a request without an `X-Request-ID` (the layer generates one);
 //!   `slogen_incoming_id` sends a valid ID the layer keeps; `slogen_counted` is the layer holding the
-//!   metrics by `Arc` (`HttpMetricsLayer::new`); `identity_layer` is a layer doing nothing (tower's
+//!   metrics by `Arc` (`HttpMetricsLayer::new`); `floor_identity_layer` is a layer doing nothing (tower's
 //!   `Identity`), which is what axum's `Router::layer` costs whatever the layer. One group builds a service per request with `oneshot`, as a server does per connection;
 //!   the other reuses a cloned service with `ready` + `call`. Both routers get `with_state(())` first, as
 //!   `axum::serve` does: without it axum turns every handler into a route again on each request, and applies
@@ -427,7 +427,7 @@ fn main() {
         group.bench_function("floor", |b| {
             b.iter_custom(|iters| drive(&runtime, &floor, false, iters))
         });
-        group.bench_function("identity_layer", |b| {
+        group.bench_function("floor_identity_layer", |b| {
             b.iter_custom(|iters| drive(&runtime, &identity, false, iters))
         });
         group.bench_function("slogen", |b| {
