@@ -113,6 +113,46 @@ fn several_open_labels_decode_to_the_recorded_values() {
     support::assert_promtool_accepts(&text, &["db_queries", "slogen_label_values_dropped"]);
 }
 
+/// A pinned text is found by its position in the label's cache: it must count in the series a plain string
+/// would, also when the same text is a value of another label, and a full label must still fold it into
+/// `other` and count each recording as dropped.
+#[test]
+fn pinned_texts_count_in_the_same_series_as_plain_strings() {
+    let pinned = Queries::new();
+    let plain = Queries::new();
+    // `table` admits three values, so `carts` overflows; `users` is also a tenant, through another label.
+    let tables = ["users", "orders", "items", "carts"];
+    for _ in 0..3 {
+        for (at, table) in tables.iter().enumerate() {
+            let tenant = if at % 2 == 0 { "acme" } else { "users" };
+            let (table_pin, tenant_pin) = (slogen_runtime::pin(table), slogen_runtime::pin(tenant));
+            pinned
+                .queries
+                .with(&query(table_pin, Kind::Read, tenant_pin))
+                .inc();
+            let (table, tenant) = (table.to_string(), tenant.to_string());
+            plain
+                .queries
+                .with(&query(&table, Kind::Read, &tenant))
+                .inc();
+        }
+    }
+    let text = encode_text(&pinned);
+    assert_eq!(text, encode_text(&plain));
+    assert!(
+        text.contains(r#"db_queries_total{table="other",kind="read",tenant="users"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"db_queries_total{table="users",kind="read",tenant="acme"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("slogen_label_values_dropped_total{label=\"table\"} 3\n"),
+        "{text}"
+    );
+}
+
 #[test]
 fn open_label_values_are_escaped() {
     let set = Queries::new();
