@@ -112,6 +112,34 @@ impl Outcome {
             code: 1,
         }
     }
+
+    /// What a run of [`write::write`] did, after `headline` (e.g. "generated generated/"): the counts, and a
+    /// note per file it left alone because it did not write it.
+    pub fn written(headline: &str, summary: &write::WriteSummary) -> Outcome {
+        Outcome {
+            stdout: format!(
+                "{headline}: {} written, {} unchanged, {} removed\n",
+                summary.written.len(),
+                summary.unchanged,
+                summary.removed.len()
+            ),
+            stderr: summary
+                .foreign
+                .iter()
+                .map(|path| format!("note: left alone (slogen did not write it): {path}\n"))
+                .collect(),
+            code: 0,
+        }
+    }
+}
+
+/// `paths` for a one-line message: displayed, comma-separated.
+pub fn path_list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Runs one command.
@@ -168,21 +196,7 @@ fn generate(p: &Paths) -> Outcome {
         Err(e) => return Outcome::fail(e),
     };
     match write::write(&p.out, &p.slos, &outputs) {
-        Ok(s) => Outcome {
-            stdout: format!(
-                "generated {}: {} written, {} unchanged, {} removed\n",
-                p.out.display(),
-                s.written.len(),
-                s.unchanged,
-                s.removed.len()
-            ),
-            stderr: s
-                .foreign
-                .iter()
-                .map(|path| format!("note: left alone (slogen did not write it): {path}\n"))
-                .collect(),
-            code: 0,
-        },
+        Ok(summary) => Outcome::written(&format!("generated {}", p.out.display()), &summary),
         Err(e) => Outcome::fail(format!("error: {e:#}\n")),
     }
 }
@@ -246,11 +260,7 @@ fn import_sloth(args: &SlothImport) -> Outcome {
                 "imported {} service(s) from {} file(s): {}\nnext: set `team` and `runbook_base_url` where the files say so, then `slogen generate --slos {}`\n",
                 paths.len(),
                 inputs.len(),
-                paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                path_list(&paths),
                 args.out.display()
             ),
             ..Outcome::default()

@@ -45,22 +45,14 @@ pub fn export_command(args: &ExportArgs) -> Outcome {
         Err(e) => return Outcome::fail(format!("error: cannot export: {e:#}\n")),
     };
     match crate::write::write(&args.out, &args.slos, &outputs) {
-        Ok(s) => Outcome {
-            stdout: format!(
-                "exported {} service(s) to {}: {} written, {} unchanged, {} removed\n",
+        Ok(summary) => Outcome::written(
+            &format!(
+                "exported {} service(s) to {}",
                 outputs.len(),
-                args.out.display(),
-                s.written.len(),
-                s.unchanged,
-                s.removed.len()
+                args.out.display()
             ),
-            stderr: s
-                .foreign
-                .iter()
-                .map(|path| format!("note: left alone (slogen did not write it): {path}\n"))
-                .collect(),
-            code: 0,
-        },
+            &summary,
+        ),
         Err(e) => Outcome::fail(format!("error: {e:#}\n")),
     }
 }
@@ -86,11 +78,7 @@ pub fn import_command(args: &ImportArgs) -> Outcome {
                 "imported {} file(s) into {}: {}\nnext: `slogen generate --slos {}`\n",
                 paths.len(),
                 args.out.display(),
-                paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                crate::cli::path_list(&paths),
                 args.out.display()
             ),
             ..Outcome::default()
