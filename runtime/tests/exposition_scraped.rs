@@ -9,6 +9,8 @@ mod labels;
 mod prometheus_server;
 #[path = "support/samples.rs"]
 mod samples;
+#[path = "support/server.rs"]
+mod server;
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -15,6 +15,8 @@ mod prometheus_server;
 mod reference;
 #[path = "support/scenario.rs"]
 mod scenario;
+#[path = "../../../runtime/tests/support/server.rs"]
+mod server;
 #[path = "support/servers.rs"]
 mod servers;
 #[path = "../../../runtime/tests/support/services.rs"]

@@ -12,6 +12,8 @@ mod delivery;
 mod reference;
 #[path = "support/scenario.rs"]
 mod scenario;
+#[path = "../../../runtime/tests/support/server.rs"]
+mod server;
 #[path = "support/servers.rs"]
 mod servers;
 #[path = "../../../runtime/tests/support/services.rs"]
@@ -30,7 +32,7 @@ use scenario::{
     PRE_SEEDED_ERRORS, SLO,
 };
 use serde_json::Value;
-use servers::{percent_encode, Server};
+use server::{percent_encode, Server};
 use slogen::conventions::{burn_window, sli_error_record, RULES_FILE};
 use slogen::model::promql::slo_matchers;
 use slogen::model::Severity;
