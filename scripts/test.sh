@@ -29,6 +29,8 @@ fi
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The API docs as docs.rs builds them (every feature): no broken or private links.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked
 cargo run --quiet --locked --bin slogen -- check
 # `cargo install --path .` gives a working slogen outside this repository: installed into a scratch root
 # (--debug, so it reuses the build of the line above rather than making a release build: about a second),

@@ -284,12 +284,12 @@ pub fn title_words(name: &str) -> String {
     out
 }
 
-/// GitHub's anchor of the docs heading `SLO `<name>``.
+/// GitHub's anchor of the docs heading ``SLO `<name>` ``.
 pub fn slo_anchor(name: &str) -> String {
     format!("slo-{name}")
 }
 
-/// GitHub's anchor of the docs heading `Alert `<name>``.
+/// GitHub's anchor of the docs heading ``Alert `<name>` ``.
 pub fn alert_anchor(name: &str) -> String {
     format!("alert-{}", name.to_lowercase())
 }

@@ -2,7 +2,8 @@
 //!
 //! The generator turns every metric declared in `slos/*.toml` into a typed field of a `Metrics` struct, for
 //! example `Family<HttpRequestsLabels<'static>, Counter>`. This crate provides the types those fields use and
-//! exposes them to Prometheus, with its own encoders or through [`prometheus_client`].
+//! exposes them to Prometheus, with its own encoders or through [prometheus-client](https://docs.rs/prometheus-client)
+//! (feature `prometheus-client`).
 //!
 //! # The slot design
 //!

@@ -1,8 +1,8 @@
 //! Importers: other tools' SLO files → slogen's TOML, a pipeline beside `spec` → `model`.
 //!
 //! Each importer reads its format into an [`ImportedService`] (slogen's concepts, each value remembering where
-//! in the input it came from), [`toml_out`] writes that as a spec file, and [`import`] lowers the written
-//! specs with [`crate::model::lower`] before anything touches the disk, pointing every problem back at the input
+//! in the input it came from), [`toml_out`] writes that as a spec file, and [`sloth::import`] lowers the
+//! written specs with [`crate::model::lower()`] before anything touches the disk, pointing every problem back at the input
 //! file. [`write_new`] then creates the files, all or none, never replacing one.
 
 pub mod sloth;

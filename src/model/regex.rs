@@ -83,7 +83,7 @@ pub fn anchored(pattern: &str) -> Option<regex::Regex> {
     regex::Regex::new(&format!("^(?:{pattern})$")).ok()
 }
 
-/// Up to [`MAX_EXAMPLES`] distinct label values the (anchored) pattern matches, non-empty ones first: one per
+/// Up to `MAX_EXAMPLES` distinct label values the (anchored) pattern matches, non-empty ones first: one per
 /// alternative, with readable characters for classes and the fewest repeats.
 pub fn examples(pattern: &str) -> Vec<String> {
     let (Ok(hir), Some(re)) = (

@@ -1,7 +1,7 @@
 //! The OpenSLO v1 objects slogen writes, as serde types in the field order of the specification's README.
 //!
 //! Only what the export fills in is here: the importer reads the positioned YAML tree instead (see
-//! [`super::read`]), because it must point at values it cannot map.
+//! `super::read`), because it must point at values it cannot map.
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 //! Rows follow the model's order. The overview's tables each take a full line; an SLO's line of three panels
 //! fills a grid line; metric and extra panels follow in their row, two per line. The output imports as is and
 //! provisions from a file: a `datasource` variable instead of a fixed data source, a stable `uid`, no `id`, no
-//! timestamps. [`panel`] writes each panel, [`table`] the parts only tables have.
+//! timestamps. `panel` writes each panel, `table` the parts only tables have.
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;

@@ -6,7 +6,7 @@
 //! one line of three panels in the [`SLO_ROW`] row (SLI, error budget left, burn rate). Metric rows chart the
 //! raw series through the service selector and the dashboard's variables, over `$__rate_interval`; SLO panels
 //! read the recording rules of [`super::rules`], whose fixed windows are part of the SLO's definition, and
-//! which sum away the labels the variables filter by. See [`metric`], [`slo`] and [`overview`].
+//! which sum away the labels the variables filter by. See `metric`, `slo` and `overview`.
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
 //! Lowering: parse every spec file, check it, and build the [`Model`] — or return every problem found.
 //!
-//! One submodule per spec section; each adds its checks to [`Lowering`], which collects every problem.
+//! One submodule per spec section; each adds its checks to `Lowering`, which collects every problem.
 
 mod alerting;
 mod alerts;
