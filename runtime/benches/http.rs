@@ -6,7 +6,9 @@
 //!   as long as the process does), for a request without an `X-Request-ID` (the layer generates one);
 //!   `slogen_incoming_id` sends a valid ID the layer keeps; `slogen_counted` is the layer holding the
 //!   metrics by `Arc` (`HttpMetricsLayer::new`); `floor_identity_layer` is a layer doing nothing (tower's
-//!   `Identity`), which is what axum's `Router::layer` costs whatever the layer. One group builds a service per request with `oneshot`, as a server does per connection;
+//!   `Identity`), which is what axum's `Router::layer` costs whatever the layer; `axum_prometheus` is the
+//!   peer layer of that crate (count, latency and pending requests through the `metrics` crate, no request
+//!   ID). One group builds a service per request with `oneshot`, as a server does per connection;
 //!   the other reuses a cloned service with `ready` + `call`. Both routers get `with_state(())` first, as
 //!   `axum::serve` does: without it axum turns every handler into a route again on each request, and applies
 //!   the layer to it each time, which no server pays.
@@ -82,6 +84,14 @@ fn instrumented(metrics: &Arc<Metrics>) -> Router {
 /// costs per request, whatever the layer (a clone of the boxed route and a boxed future).
 fn identity_layered() -> Router {
     router().layer(Identity::new()).with_state(())
+}
+
+/// The router with the peer layer, axum-prometheus: request count, latency and pending requests by method,
+/// matched path and status, recorded through the `metrics` crate into its Prometheus recorder (installed
+/// globally, once per process). It sets no request ID.
+fn peer_axum_prometheus() -> Router {
+    let (layer, _handle) = axum_prometheus::PrometheusMetricLayer::pair();
+    router().layer(layer).with_state(())
 }
 
 /// The router with the layer holding its recorder by `Arc` ([`HttpMetricsLayer::new`]).
@@ -401,6 +411,11 @@ fn main() {
     let layered = instrumented(&metrics);
     let counted = instrumented_counted(&metrics);
     let identity = identity_layered();
+    // axum-prometheus spawns its recorder's upkeep task (every few seconds) when it is created.
+    let axum_prometheus = {
+        let _runtime = network.enter();
+        peer_axum_prometheus()
+    };
 
     // The layer must really record, or the comparison would measure nothing.
     oneshot(&runtime, &layered, false, 1);
@@ -438,6 +453,9 @@ fn main() {
         });
         group.bench_function("slogen_counted", |b| {
             b.iter_custom(|iters| drive(&runtime, &counted, false, iters))
+        });
+        group.bench_function("axum_prometheus", |b| {
+            b.iter_custom(|iters| drive(&runtime, &axum_prometheus, false, iters))
         });
         group.finish();
     }
