@@ -3,7 +3,8 @@
 
 Each criterion group is one operation and each function in it one implementation: `floor` is the least the
 operation can cost (`floor_<variant>` another baseline, such as a layer doing nothing), `slogen` is slogen's
-main path, `slogen_<variant>` its other paths, and the rest are the other clients. For every operation it prints each implementation's time, its ratio to the floor and to
+main path, `slogen_<variant>` its other paths, and the rest are the other clients. For every operation it
+prints each implementation's time, its ratio to the floor and to
 slogen, and the time it adds over the floor; then one summary line per operation.
 
 Usage: python3 scripts/bench-summary.py [--dir target/criterion] [--filter SUBSTRING]

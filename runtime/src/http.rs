@@ -195,9 +195,10 @@ impl HttpMetricsLayer {
     /// recorder is a recorder too).
     ///
     /// Requests then reach the recorder and their route by plain reference, with no reference count to
-    /// update: four atomic operations fewer per request than [`new`](Self::new), 15–25 ns in alternating runs
-    /// on a 2-core Intel Xeon, where one costs about 6 ns. The price is that the state of each route it wraps (the route
-    /// template, under 100 bytes) is kept for good too, so build the router once, not per request.
+    /// update: four atomic operations fewer per request than [`new`](Self::new), 15–25 ns in alternating
+    /// runs on a 2-core Intel Xeon, where one costs about 6 ns. The price is that the state of each route it
+    /// wraps (the route template, under 100 bytes) is kept for good too, so build the router once, not per
+    /// request.
     pub fn from_static<R: HttpRecorder>(recorder: &'static R) -> Self {
         HttpMetricsLayer {
             recorder: RecorderRef::Static(recorder),
