@@ -2,7 +2,8 @@
 //! module, Prometheus recording and alerting rules, a Grafana dashboard and markdown docs.
 //!
 //! The pipeline is one module per stage: [`spec`] (TOML types) → [`model`] (validated) → [`emit`] (outputs)
-//! → [`write`](mod@write) (atomic write or drift check). [`import`] turns other tools' SLO files into specs.
+//! → [`write`](mod@write) (atomic write or drift check). [`import`] and [`openslo`] turn other tools' SLO
+//! files into specs, reading YAML with [`yaml`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -16,3 +17,4 @@ pub mod model;
 pub mod openslo;
 pub mod spec;
 pub mod write;
+pub mod yaml;

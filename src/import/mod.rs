@@ -5,9 +5,9 @@
 //! written specs with [`crate::model::lower()`] before anything touches the disk, pointing every problem back at the input
 //! file. [`write_new`] then creates the files, all or none, never replacing one.
 
+mod read;
 pub mod sloth;
 pub mod toml_out;
-pub mod yaml;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;

@@ -5,8 +5,8 @@ use std::ops::Range;
 
 use codespan_reporting::diagnostic::{Diagnostic, Label};
 
-use super::yaml::Node;
 use crate::model::lower::Problem;
+use crate::yaml::Node;
 
 /// A place in one of the files being imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,11 +18,11 @@ pub struct At {
 }
 
 impl At {
-    /// The place of `node` in `file`.
+    /// The place of `node` in `file`: its [`Node::head`], which starts where the node does.
     pub fn of(file: usize, node: &Node) -> At {
         At {
             file,
-            span: node.span.clone(),
+            span: node.head(),
         }
     }
 }
@@ -57,18 +57,33 @@ impl Problems {
 
     /// Records that `name` is defined twice.
     pub fn duplicate(&mut self, again: &At, first: &At, what: &str, name: &str) {
+        let message = format!("duplicate {what} `{name}`");
+        self.twice(
+            again,
+            first,
+            message,
+            "object names are unique per kind; rename one",
+        );
+    }
+
+    /// Records a key given twice in one YAML mapping (the first value is the one read).
+    pub fn repeated_key(&mut self, again: &At, first: &At, key: &str) {
+        let message = format!("duplicate key `{key}`");
+        let help = "a mapping holds each key once (YAML tools differ in which value they keep); remove one";
+        self.twice(again, first, message, help);
+    }
+
+    fn twice(&mut self, again: &At, first: &At, message: String, help: &str) {
         self.list.push(
             Diagnostic::error()
-                .with_message(format!("duplicate {what} `{name}`"))
+                .with_message(message)
                 .with_labels(vec![
                     Label::primary(again.file, again.span.clone())
                         .with_message("defined again here"),
                     Label::secondary(first.file, first.span.clone())
                         .with_message("first defined here"),
                 ])
-                .with_notes(vec![
-                    "help: object names are unique per kind; rename one".into()
-                ]),
+                .with_notes(vec![format!("help: {help}")]),
         );
     }
 

@@ -2,7 +2,7 @@
 //! reported, scalars typed, every problem at its place.
 
 use super::check::{At, Problems};
-use super::yaml::{Kind, Node};
+use crate::yaml::{Kind, Node};
 
 /// The entries of one mapping being read; [`Fields::finish`] reports the keys nothing asked for.
 pub struct Fields<'n> {

@@ -17,7 +17,6 @@ mod queries;
 mod read;
 mod render;
 mod resolve;
-mod yaml;
 
 pub use command::{export_command, import_command, ExportArgs, ImportArgs};
 pub use export::export;

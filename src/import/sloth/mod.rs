@@ -15,11 +15,12 @@ use std::path::Path;
 
 use codespan_reporting::diagnostic::{Diagnostic, Label};
 
-use super::yaml::{self, Node};
+use super::read::NodeExt as _;
 use super::{ImportedService, Problems, Sourced, StringMap};
 use crate::conventions;
 use crate::model::lower::{Problem, SourceFile};
 use crate::model::Duration;
+use crate::yaml::{self, Node};
 use windows::Windows;
 
 /// Sloth's SLO period when none is given, as its `--default-slo-period`.
@@ -79,15 +80,23 @@ pub fn read(inputs: &[SourceFile], period: Option<&str>) -> Result<Vec<ImportedS
         .enumerate()
         .map(|(i, f)| {
             let mut p = Problems::new(i);
-            let docs = yaml::parse(&f.text, &mut p).unwrap_or_else(|e| {
-                p.error(
-                    e.at..e.at,
-                    "invalid YAML",
-                    e.message,
-                    "fix the YAML syntax; Sloth could not read this file either",
-                );
-                Vec::new()
-            });
+            let docs = match yaml::parse(&f.text) {
+                Ok(parsed) => {
+                    for r in parsed.repeated {
+                        p.duplicate(r.again, r.first, &format!("key `{}`", r.key));
+                    }
+                    parsed.docs
+                }
+                Err(e) => {
+                    p.error(
+                        e.at..e.at,
+                        "invalid YAML",
+                        e.message,
+                        "fix the YAML syntax; Sloth could not read this file either",
+                    );
+                    Vec::new()
+                }
+            };
             (docs, p)
         })
         .unzip();
@@ -143,7 +152,7 @@ fn classify<'n>(
     catalog: &mut Vec<Windows>,
 ) {
     let yaml::Kind::Map(entries) = &doc.kind else {
-        p.error(doc.span.clone(), "not a Sloth document", format!("found {}", doc.shape()), "a Sloth spec is a mapping with `version: prometheus/v1`, or `apiVersion: sloth.slok.dev/v1` and a `kind`");
+        p.error(doc.head(), "not a Sloth document", format!("found {}", doc.shape()), "a Sloth spec is a mapping with `version: prometheus/v1`, or `apiVersion: sloth.slok.dev/v1` and a `kind`");
         return;
     };
     let get = |k: &str| entries.iter().find(|(key, _)| key.text() == k);
@@ -156,7 +165,7 @@ fn classify<'n>(
                 what: format!("{path} (Sloth `prometheus/v1`)"),
             });
         } else {
-            p.error(version.span.clone(), format!("unsupported Sloth spec version `{}`", version.text()), "not `prometheus/v1`", "slogen imports Sloth's `prometheus/v1` specs, its `sloth.slok.dev/v1` Kubernetes resources and `AlertWindows`; for OpenSLO use `slogen import openslo`");
+            p.error(version.head(), format!("unsupported Sloth spec version `{}`", version.text()), "not `prometheus/v1`", "slogen imports Sloth's `prometheus/v1` specs, its `sloth.slok.dev/v1` Kubernetes resources and `AlertWindows`; for OpenSLO use `slogen import openslo`");
             let _ = key;
         }
         return;
@@ -167,7 +176,7 @@ fn classify<'n>(
     };
     if api.text() != "sloth.slok.dev/v1" {
         p.error(
-            api.span.clone(),
+            api.head(),
             format!("unsupported apiVersion `{}`", api.text()),
             "not a Sloth resource",
             "slogen imports `sloth.slok.dev/v1` resources; for OpenSLO use `slogen import openslo`",
@@ -187,7 +196,7 @@ fn classify<'n>(
     f.finish(p, &["apiVersion", "kind", "metadata", "spec", "status"]);
     let Some((spec_key, spec)) = spec else {
         p.error(
-            api_key.span.clone(),
+            api_key.head(),
             "Sloth resource without `spec`",
             "no spec",
             "add the resource's `spec:`",
@@ -221,12 +230,12 @@ fn classify<'n>(
             });
         }
         Some("AlertWindows") => {
-            if let Some(w) = windows::read(file, spec_key.span.clone(), spec, p) {
+            if let Some(w) = windows::read(file, spec_key.head(), spec, p) {
                 catalog.push(w);
             }
         }
         other => {
-            let span = kind.map_or(api.span.clone(), |k| k.span.clone());
+            let span = kind.map_or(api.head(), |k| k.head());
             p.error(
                 span,
                 format!("unsupported Sloth kind `{}`", other.unwrap_or("")),
@@ -331,7 +340,7 @@ fn number(node: &Node, p: &mut Problems, what: &str) -> Option<String> {
         Ok(v) if v.is_finite() && v >= 0.0 => Some(v.to_string()),
         _ => {
             p.error(
-                node.span.clone(),
+                node.head(),
                 format!("{what} `{text}` is not a number"),
                 "not a number",
                 "write a decimal number such as `99.9`",
@@ -362,7 +371,7 @@ fn unsupported(node: Option<(&Node, &Node)>, p: &mut Problems, what: &str, help:
         };
         if !empty {
             p.error(
-                key.span.clone(),
+                key.head(),
                 format!("{what} cannot be imported"),
                 "no slogen equivalent",
                 help,
@@ -420,7 +429,7 @@ fn snake(node: &Node, text: &str, p: &mut Problems, what: &str) -> Option<String
     let name = conventions::snake_case(text);
     if name.is_empty() {
         p.error(
-            node.span.clone(),
+            node.head(),
             format!("{what} `{text}` has no letters or digits"),
             "no name left",
             "give it a name of letters, digits, `-` or `_`",

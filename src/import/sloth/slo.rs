@@ -1,6 +1,6 @@
 //! One Sloth SLO group (service) and its SLOs → an [`ImportedService`].
 
-use super::super::yaml::Node;
+use super::super::read::NodeExt as _;
 use super::super::{
     ImportedAlerting, ImportedService, ImportedSli, ImportedSlo, Problems, Sourced, StringMap,
 };
@@ -8,6 +8,7 @@ use super::windows::Windows;
 use super::{number, snake, string_map, unsupported, Dialect, Group, SlothNames};
 use crate::conventions;
 use crate::model::lower::SourceFile;
+use crate::yaml::Node;
 
 /// Sloth's default `title` of a burn-rate alert (`alert_rules` plugin), before rendering.
 const SLOTH_TITLE: &str =
@@ -63,7 +64,7 @@ pub(super) fn service(
         None => match labels.get("owner") {
             Some(o) => (o.clone(), "from Sloth's `owner` label".to_string()),
             None => (
-                Sourced::at(name.clone(), service_node.span.clone()),
+                Sourced::at(name.clone(), service_node.head()),
                 "Sloth names no team: set the owning team".to_string(),
             ),
         },
@@ -90,17 +91,17 @@ pub(super) fn service(
     let mut out_slos: Vec<ImportedSlo> = Vec::new();
     let Some((slos_key, slos_node)) = slos else {
         p.error(
-            service_key.span.clone(),
+            service_key.head(),
             "Sloth spec without `slos`",
             "no SLOs",
             "add the service's SLOs under `slos:`",
         );
         return None;
     };
-    let items = slos_node.items(p, "`slos`")?;
+    let items = slos_node.list(p, "`slos`")?;
     if items.is_empty() {
         p.error(
-            slos_key.span.clone(),
+            slos_key.head(),
             "no SLOs",
             "empty",
             "add at least one SLO under `slos:`",
@@ -126,7 +127,7 @@ pub(super) fn service(
     let tier_objective = out_slos.first().map(|s| s.objective.value.clone())?;
     Some(ImportedService {
         file: g.file,
-        origin: service_node.span.clone(),
+        origin: service_node.head(),
         header,
         tier: conventions::imported_tier("sloth", &name),
         tier_objective,
@@ -135,7 +136,7 @@ pub(super) fn service(
             format!("{RUNBOOK_PLACEHOLDER}/{name}"),
             "Sloth has no runbooks: point this at yours".into(),
         ),
-        name: Sourced::at(name, service_node.span.clone()),
+        name: Sourced::at(name, service_node.head()),
         labels,
         windows_note: match &windows.defined_at {
             Some(_) => format!(
@@ -212,17 +213,17 @@ fn slo(
         comments.push(format!("Sloth SLO `{sloth_name}`."));
     }
     let description = match description {
-        Some(node) => Sourced::at(node.string(p, "`description`")?, node.span.clone()),
+        Some(node) => Sourced::at(node.string(p, "`description`")?, node.head()),
         None => Sourced::at(
             format!("Imported from Sloth SLO `{sloth_name}`, which had no description."),
-            name_node.span.clone(),
+            name_node.head(),
         ),
     };
     let objective = match objective {
-        Some(node) => number(node, p, "`objective`").map(|o| Sourced::at(o, node.span.clone())),
+        Some(node) => number(node, p, "`objective`").map(|o| Sourced::at(o, node.head())),
         None => {
             p.error(
-                name_node.span.clone(),
+                name_node.head(),
                 format!("SLO `{sloth_name}` has no `objective`"),
                 "no objective",
                 "add `objective: 99.9` (percent)",
@@ -234,7 +235,7 @@ fn slo(
         Some((key, node)) => read_sli(key, node, d, p),
         None => {
             p.error(
-                name_node.span.clone(),
+                name_node.head(),
                 format!("SLO `{sloth_name}` has no `sli`"),
                 "no SLI",
                 "add `sli:` with `events` or `raw` queries",
@@ -245,7 +246,7 @@ fn slo(
     let alerting = read_alerting(alerting, d, &names, p);
     let (objective, sli, alerting) = (objective?, sli?, alerting?);
     Some(ImportedSlo {
-        name: Sourced::at(name, name_node.span.clone()),
+        name: Sourced::at(name, name_node.head()),
         comments,
         description,
         objective,
@@ -262,7 +263,7 @@ fn read_sli(key: &Node, node: &Node, d: Dialect, p: &mut Problems) -> Option<Imp
     let plugin = f.take_entry("plugin");
     f.finish(p, &["raw", "events", "plugin"]);
     if let Some((plugin_key, _)) = plugin {
-        p.error(plugin_key.span.clone(), "an SLI plugin cannot be imported", "SLI plugin", "slogen has no SLI plugins: write the queries the plugin generates as `events` (error and total queries) or `raw` (an error ratio query) in the Sloth spec, then import it again");
+        p.error(plugin_key.head(), "an SLI plugin cannot be imported", "SLI plugin", "slogen has no SLI plugins: write the queries the plugin generates as `events` (error and total queries) or `raw` (an error ratio query) in the Sloth spec, then import it again");
         return None;
     }
     match (raw, events) {
@@ -291,7 +292,7 @@ fn read_sli(key: &Node, node: &Node, d: Dialect, p: &mut Problems) -> Option<Imp
             })
         }
         _ => {
-            p.error(key.span.clone(), "the SLI needs exactly one of `events` and `raw`", "SLI", "Sloth takes one SLI type per SLO: `events` (error and total queries) or `raw` (an error ratio query)");
+            p.error(key.head(), "the SLI needs exactly one of `events` and `raw`", "SLI", "Sloth takes one SLI type per SLO: `events` (error and total queries) or `raw` (an error ratio query)");
             None
         }
     }
@@ -306,7 +307,7 @@ fn query(
 ) -> Option<Sourced<String>> {
     let Some(node) = node else {
         p.error(
-            parent.span.clone(),
+            parent.head(),
             format!("the SLI has no `{field}`"),
             "missing query",
             format!("add `{field}:` with a query using `{{{{.window}}}}`"),
@@ -314,10 +315,7 @@ fn query(
         return None;
     };
     let text = node.string(p, &format!("`{field}`"))?;
-    Some(Sourced::at(
-        window_placeholder(text.trim()),
-        node.span.clone(),
-    ))
+    Some(Sourced::at(window_placeholder(text.trim()), node.head()))
 }
 
 /// `{{ .window }}` in any spacing, as slogen's query SLIs write it: `{{.window}}`.
@@ -363,10 +361,7 @@ fn read_alerting(
         let ticket_node = f.take(ticket_key);
         f.finish(p, &["name", "labels", "annotations", page_key, ticket_key]);
         if let Some(n) = name {
-            out.name = Some(Sourced::at(
-                n.string(p, "the alert `name`")?,
-                n.span.clone(),
-            ));
+            out.name = Some(Sourced::at(n.string(p, "the alert `name`")?, n.head()));
         }
         out.labels = string_map(labels, p, "`labels`");
         out.annotations = render(string_map(annotations, p, "`annotations`"), names);
@@ -472,7 +467,7 @@ fn severity(node: Option<&Node>, key: &str, p: &mut Problems) -> Option<Severity
     };
     if let Some(d) = disable {
         if d.boolean(p, "`disable`")? {
-            s.disabled = Some(d.span.clone());
+            s.disabled = Some(d.head());
         }
     }
     Some(s)

@@ -6,9 +6,10 @@
 
 use std::ops::Range;
 
-use super::super::yaml::Node;
+use super::super::read::NodeExt as _;
 use super::super::{AlertWindow, Problems, Sourced};
 use crate::model::Duration;
+use crate::yaml::Node;
 
 /// One severity's quick and slow window pairs.
 #[derive(Debug, Clone)]
@@ -115,7 +116,7 @@ pub fn read(file: usize, doc_key: Range<usize>, spec: &Node, p: &mut Problems) -
     for (name, node) in [("page", page), ("ticket", ticket)] {
         let Some(node) = node else {
             p.error(
-                period_node.span.clone(),
+                period_node.head(),
                 format!("AlertWindows without `{name}` windows"),
                 "incomplete",
                 format!("add `{name}:` with `quick:` and `slow:` windows under `spec`"),
@@ -131,7 +132,7 @@ pub fn read(file: usize, doc_key: Range<usize>, spec: &Node, p: &mut Problems) -
                 Some(w) => pairs.push(pair(w, p, &format!("`{name}.{speed}`"))),
                 None => {
                     p.error(
-                        node.span.clone(),
+                        node.head(),
                         format!("`{name}` has no `{speed}` window"),
                         "incomplete",
                         format!(
@@ -146,7 +147,7 @@ pub fn read(file: usize, doc_key: Range<usize>, spec: &Node, p: &mut Problems) -
     let pairs: Vec<Pair> = pairs.into_iter().collect::<Option<_>>()?;
     Some(Windows {
         period: period?,
-        defined_at: Some((file, period_node.span.clone())),
+        defined_at: Some((file, period_node.head())),
         pairs: pairs.try_into().ok()?,
     })
 }
@@ -159,7 +160,7 @@ fn pair(node: &Node, p: &mut Problems, what: &str) -> Option<Pair> {
     f.finish(p, &["errorBudgetPercent", "shortWindow", "longWindow"]);
     let (Some(percent), Some(short), Some(long)) = (percent, short, long) else {
         p.error(
-            node.span.clone(),
+            node.head(),
             format!("{what} needs errorBudgetPercent, shortWindow and longWindow"),
             "incomplete",
             "Sloth requires all three (a zero or missing one is an error there too)",
@@ -168,9 +169,9 @@ fn pair(node: &Node, p: &mut Problems, what: &str) -> Option<Pair> {
     };
     let budget = super::number(percent, p, "`errorBudgetPercent`")?;
     Some(Pair {
-        short: Sourced::at(duration(short, p, "`shortWindow`")?, short.span.clone()),
-        long: Sourced::at(duration(long, p, "`longWindow`")?, long.span.clone()),
-        budget_percent: Sourced::at(budget, percent.span.clone()),
+        short: Sourced::at(duration(short, p, "`shortWindow`")?, short.head()),
+        long: Sourced::at(duration(long, p, "`longWindow`")?, long.head()),
+        budget_percent: Sourced::at(budget, percent.head()),
     })
 }
 
@@ -181,7 +182,7 @@ fn duration(node: &Node, p: &mut Problems, what: &str) -> Option<Duration> {
         Some(seconds) if seconds > 0 => Some(Duration { seconds }),
         _ => {
             p.error(
-                node.span.clone(),
+                node.head(),
                 format!("{what} `{text}` is not a duration in whole seconds"),
                 "not a duration",
                 "write Prometheus durations such as `5m`, `1h`, `6h`, `3d`",

@@ -18,9 +18,9 @@ use super::check::{At, Problems};
 use super::read::{self, Objects};
 use super::render::{Origin, Writer};
 use super::resolve::{resolve, Group};
-use super::yaml;
 use crate::model::lower::Problem;
 use crate::model::{self, Model, SourceFile};
+use crate::yaml;
 use plan::Plan;
 
 /// Imports `inputs`; the spec files to write (name, text), or the rendered problems. `shown_dir` names the
@@ -30,9 +30,15 @@ pub fn import(inputs: &[SourceFile], shown_dir: &str) -> Result<Vec<(String, Str
     let mut objects = Objects::default();
     for (id, f) in inputs.iter().enumerate() {
         match yaml::parse(&f.text) {
-            Ok(docs) => docs
-                .iter()
-                .for_each(|d| read::document(id, d, &mut objects, &mut p)),
+            Ok(parsed) => {
+                let at = |span| At { file: id, span };
+                for r in &parsed.repeated {
+                    p.repeated_key(&at(r.again.clone()), &at(r.first.clone()), &r.key);
+                }
+                for d in &parsed.docs {
+                    read::document(id, d, &mut objects, &mut p);
+                }
+            }
             Err(e) => p.error(
                 &At {
                     file: id,

@@ -2,9 +2,9 @@
 
 use super::super::check::*;
 use super::super::fields::{number, Fields};
-use super::super::yaml::Node;
 use super::slo::seq;
 use super::*;
+use crate::yaml::Node;
 
 /// One `alertPolicies` item: inline, `alertPolicyRef`, or `kind: AlertPolicyRef` with `targetRef`.
 pub(super) fn policy_use(file: usize, node: &Node, p: &mut Problems) -> Option<Use<Policy>> {

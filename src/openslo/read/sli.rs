@@ -2,8 +2,8 @@
 
 use super::super::check::*;
 use super::super::fields::{scalar, Fields};
-use super::super::yaml::Node;
 use super::*;
+use crate::yaml::Node;
 
 /// An SLI spec.
 pub(super) fn sli(file: usize, meta: Meta, spec: &Node, p: &mut Problems) -> Option<Sli> {

@@ -2,9 +2,9 @@
 
 use super::super::check::*;
 use super::super::fields::{number, Fields};
-use super::super::yaml::Node;
 use super::alert::policy_use;
 use super::*;
+use crate::yaml::Node;
 
 pub(super) fn slo(file: usize, meta: Meta, spec: &Node, p: &mut Problems) -> Option<Slo> {
     let mut f = Fields::of(spec, file, "an SLO's `spec`", p)?;
