@@ -25,6 +25,15 @@ impl At {
             span: node.head(),
         }
     }
+
+    /// Where `node` starts in `file`: the place of what is missing from a mapping, a caret rather than a
+    /// line that would read as the culprit.
+    pub fn start(file: usize, node: &Node) -> At {
+        At {
+            file,
+            span: node.span.start..node.span.start,
+        }
+    }
 }
 
 /// Every problem found, in any file.

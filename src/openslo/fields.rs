@@ -32,9 +32,9 @@ impl<'n> Fields<'n> {
         })
     }
 
-    /// The place of the mapping.
+    /// Where the mapping starts: the place of what is missing from it.
     pub fn at(&self) -> At {
-        At::of(self.file, self.node)
+        At::start(self.file, self.node)
     }
 
     /// The value under `key`, if given (null counts as not given).

@@ -307,7 +307,7 @@ fn query(
 ) -> Option<Sourced<String>> {
     let Some(node) = node else {
         p.error(
-            parent.head(),
+            parent.span.start..parent.span.start,
             format!("the SLI has no `{field}`"),
             "missing query",
             format!("add `{field}:` with a query using `{{{{.window}}}}`"),

@@ -132,7 +132,7 @@ pub fn read(file: usize, doc_key: Range<usize>, spec: &Node, p: &mut Problems) -
                 Some(w) => pairs.push(pair(w, p, &format!("`{name}.{speed}`"))),
                 None => {
                     p.error(
-                        node.head(),
+                        node.span.start..node.span.start,
                         format!("`{name}` has no `{speed}` window"),
                         "incomplete",
                         format!(
@@ -160,7 +160,7 @@ fn pair(node: &Node, p: &mut Problems, what: &str) -> Option<Pair> {
     f.finish(p, &["errorBudgetPercent", "shortWindow", "longWindow"]);
     let (Some(percent), Some(short), Some(long)) = (percent, short, long) else {
         p.error(
-            node.head(),
+            node.span.start..node.span.start,
             format!("{what} needs errorBudgetPercent, shortWindow and longWindow"),
             "incomplete",
             "Sloth requires all three (a zero or missing one is an error there too)",

@@ -18,7 +18,7 @@ pub(super) fn sli(file: usize, meta: Meta, spec: &Node, p: &mut Problems) -> Opt
     }
     let Some(ratio) = ratio else {
         p.error(
-            &At::of(file, spec),
+            &At::start(file, spec),
             "the SLI has no `ratioMetric`",
             "no metric",
             "add a `ratioMetric` with `bad` (or `good`) and `total` Prometheus queries",
@@ -49,7 +49,7 @@ pub(super) fn sli(file: usize, meta: Meta, spec: &Node, p: &mut Problems) -> Opt
                     return None;
                 }
                 None => {
-                    p.error(&At::of(file, ratio), "`raw` needs `rawType`", "rawType missing", "add `rawType: failure` for an error ratio or `rawType: success` for a success ratio");
+                    p.error(&At::start(file, ratio), "`raw` needs `rawType`", "rawType missing", "add `rawType: failure` for an error ratio or `rawType: success` for a success ratio");
                     return None;
                 }
             };
@@ -58,7 +58,7 @@ pub(super) fn sli(file: usize, meta: Meta, spec: &Node, p: &mut Problems) -> Opt
         (None, Some(total)) => {
             if good.is_some() == bad.is_some() {
                 p.error(
-                    &At::of(file, ratio),
+                    &At::start(file, ratio),
                     "`ratioMetric` needs exactly one of `good` and `bad`",
                     "good or bad",
                     "keep `bad` (or `good`) beside `total`",
@@ -84,7 +84,7 @@ pub(super) fn sli(file: usize, meta: Meta, spec: &Node, p: &mut Problems) -> Opt
         }
         _ => {
             p.error(
-                &At::of(file, ratio),
+                &At::start(file, ratio),
                 "`ratioMetric` needs `total` with `good` or `bad`, or `raw` alone",
                 "no usable ratio",
                 "write `bad` and `total` queries (or `raw` with `rawType`)",
@@ -122,7 +122,7 @@ pub(super) fn metric_source(file: usize, node: &Node, p: &mut Problems) -> Optio
     let spec = spec?;
     let Some(query) = spec.get("query") else {
         p.error(
-            &At::of(file, spec),
+            &At::start(file, spec),
             "the metric source has no `query`",
             "no query",
             "slogen reads Prometheus sources: put the PromQL in `spec.query`",

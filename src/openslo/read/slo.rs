@@ -133,7 +133,11 @@ pub(super) fn time_window(file: usize, node: &Node, p: &mut Problems) -> Option<
         return None;
     }
     if !rolling {
-        p.error(&At::of(file, &items[0]), "the time window is not rolling", "`isRolling` is false or missing", "slogen's SLO windows roll; set `isRolling: true` (OpenSLO v1 also needs `calendar` when it is false)");
+        let at = match items[0].get("isRolling").filter(|v| !v.is_null()) {
+            Some(value) => At::of(file, value),
+            None => At::start(file, &items[0]),
+        };
+        p.error(&at, "the time window is not rolling", "`isRolling` is false or missing", "slogen's SLO windows roll; set `isRolling: true` (OpenSLO v1 also needs `calendar` when it is false)");
         return None;
     }
     shorthand(duration?, file, "`duration`", p)
@@ -232,7 +236,7 @@ pub(super) fn objective(file: usize, node: &Node, p: &mut Problems) -> Option<(E
             }
             (None, None) => {
                 p.error(
-                    &At::of(file, item),
+                    &At::start(file, item),
                     "the objective has no `target` or `targetPercent`",
                     "no target",
                     "add `target: 0.999` (or `targetPercent: 99.9`)",
