@@ -16,19 +16,17 @@ use app::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fast_endpoint_meets_the_slos_and_every_due_request_is_counted() {
     let (addr, app) = serve().await;
-    let base = format!("http://{addr}");
-    let out = cli(&[
-        "--base-url",
-        &base,
-        "--slos",
-        slos_dir().to_str().unwrap(),
-        "--rate",
-        "200",
-        "--duration",
-        "2s",
-        "--endpoint",
-        "GET:/fast",
-    ])
+    let out = cli_against(
+        addr,
+        &[
+            "--rate",
+            "200",
+            "--duration",
+            "2s",
+            "--endpoint",
+            "GET:/fast",
+        ],
+    )
     .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -67,24 +65,22 @@ async fn a_fast_endpoint_meets_the_slos_and_every_due_request_is_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_output_counts_measured_requests_only_and_stops_at_max_requests() {
     let (addr, app) = serve().await;
-    let base = format!("http://{addr}");
-    let out = cli(&[
-        "--base-url",
-        &base,
-        "--slos",
-        slos_dir().to_str().unwrap(),
-        "--rate",
-        "100",
-        "--duration",
-        "10s",
-        "--max-requests",
-        "150",
-        "--warmup",
-        "1s",
-        "--endpoint",
-        "GET:/fast",
-        "--json",
-    ])
+    let out = cli_against(
+        addr,
+        &[
+            "--rate",
+            "100",
+            "--duration",
+            "10s",
+            "--max-requests",
+            "150",
+            "--warmup",
+            "1s",
+            "--endpoint",
+            "GET:/fast",
+            "--json",
+        ],
+    )
     .await;
     assert_eq!(
         out.status.code(),
@@ -154,20 +150,18 @@ async fn a_slow_endpoint_misses_the_latency_slo_and_exits_1() {
     assert!(slowest > 0.0, "slos/ has no HTTP latency SLO");
     let ms = (slowest * 1000.0) as u64 + 100;
     let endpoint = format!("GET:/slow/{ms}");
-    let base = format!("http://{addr}");
-    let out = cli(&[
-        "--base-url",
-        &base,
-        "--slos",
-        slos_dir().to_str().unwrap(),
-        "--rate",
-        "20",
-        "--duration",
-        "1s",
-        "--endpoint",
-        &endpoint,
-        "--json",
-    ])
+    let out = cli_against(
+        addr,
+        &[
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+            "--endpoint",
+            &endpoint,
+            "--json",
+        ],
+    )
     .await;
     assert_eq!(
         out.status.code(),

@@ -92,6 +92,15 @@ pub async fn cli(args: &[&str]) -> Output {
     .unwrap()
 }
 
+/// Runs the binary against the server at `addr` with the reference `slos/`, then `args`.
+pub async fn cli_against(addr: SocketAddr, args: &[&str]) -> Output {
+    let base = format!("http://{addr}");
+    let slos = slos_dir();
+    let mut all = vec!["--base-url", &base, "--slos", slos.to_str().unwrap()];
+    all.extend_from_slice(args);
+    cli(&all).await
+}
+
 pub fn json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
