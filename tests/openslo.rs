@@ -1,6 +1,7 @@
 //! `slogen export openslo` and `slogen import openslo` through the binary: an export of `slos/`, of every
-//! valid fixture and of `tests/fixtures/openslo/round_trip/` imports back to specs whose generated outputs are
-//! byte-identical; the export follows
+//! valid fixture and of `tests/fixtures/openslo/round_trip/` imports back to the same spec files, byte for
+//! byte, so their generated outputs are byte-identical too; an edited SLO is rendered from its new values
+//! while the others keep their text; the export follows
 //! OpenSLO v1's rules; another tool's OpenSLO files import to rules promtool accepts; every unsupported
 //! feature is an error at its `file:line:col` that writes nothing; an existing file is never replaced.
 
@@ -59,7 +60,7 @@ fn round_trip(dir: &Path) {
 }
 
 #[test]
-fn export_then_import_generates_byte_identical_outputs() {
+fn export_then_import_gives_back_the_spec_files_and_their_outputs() {
     let extra = std::fs::read_dir(fixtures("round_trip"))
         .expect("round-trip fixtures")
         .map(|e| e.expect("entry").path())
@@ -74,6 +75,16 @@ fn export_then_import_generates_byte_identical_outputs() {
             names(&dir.path().join("imp/slos")),
             "{name}: the imported spec files are named as the originals"
         );
+        for ((path, original), (_, imported)) in files(&dir.path().join("slos"))
+            .iter()
+            .zip(&files(&dir.path().join("imp/slos")))
+        {
+            assert!(
+                original == imported,
+                "{name}: {path} differs after export and import:\n{}",
+                similar::TextDiff::from_lines(&text(original), &text(imported)).unified_diff()
+            );
+        }
         let (before, after) = (
             common::lower(&dir.path().join("slos")),
             common::lower(&dir.path().join("imp/slos")),
@@ -300,6 +311,36 @@ fn edited_openslo_values_win_over_the_annotations() {
     assert!(
         spec.contains("[slos.api_availability.events]\nerrors = 'sum(rate(http_requests_total{job=\"backend\",status=~\"5..\"}[{{.window}}]))'"),
         "the edited query, as a query SLI:\n{spec}"
+    );
+    let original =
+        std::fs::read_to_string(dir.path().join("slos/backend.toml")).expect("backend.toml");
+    // An SLO's lines as the spec wrote them: its header, its sub-tables, and their keys and comments.
+    let unedited = |name: &str| {
+        let own = |line: &str| {
+            line.starts_with(&format!("[slos.{name}]"))
+                || line.starts_with(&format!("[slos.{name}."))
+        };
+        let mut text = String::new();
+        for line in original.lines().skip_while(|l| !own(l)) {
+            if line.starts_with('[') && !own(line) {
+                break;
+            }
+            text.push_str(line);
+            text.push('\n');
+        }
+        assert!(!text.is_empty(), "{name} is in slos/backend.toml");
+        text.trim_end().to_owned()
+    };
+    for name in ["api_latency", "cache_hit_ratio", "job_success"] {
+        assert!(
+            spec.contains(&unedited(name)),
+            "{name} is not edited: its text comes back as written\n{}",
+            unedited(name)
+        );
+    }
+    assert!(
+        !spec.contains("# a ticket once the 30 days' budget is spent"),
+        "the edited SLO is rendered from its values, without the comment inside its table:\n{spec}"
     );
     ok(
         &["generate", "--slos", "imp/slos", "--out", "gen"],

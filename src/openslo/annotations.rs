@@ -18,6 +18,9 @@ pub const SLI: &str = "slogen.dev/sli";
 /// SLO: the rest of the SLO table OpenSLO has no field for (`tier`, `min_events`, `alerting` without
 /// `page` and `ticket`), an inline TOML table.
 pub const SLO: &str = "slogen.dev/slo";
+/// SLO: its table as the spec file writes it (comments, key order), so that importing an SLO nobody edited
+/// gives back its text, not a rendering of its values.
+pub const SLO_TEXT: &str = "slogen.dev/slo-text";
 /// SLO: the window when it is not whole minutes (OpenSLO's finest unit).
 pub const WINDOW: &str = "slogen.dev/window";
 /// Condition: the short window of the burn-rate pair.
@@ -37,6 +40,20 @@ pub const MIN_EVENTS: &str = "slogen.dev/min-events";
 /// The line standing for the SLO tables in [`SPEC`].
 pub const SLOS_MARK: &str =
     "# slogen.dev/slos: the SLOs of this file, from the OpenSLO SLO objects\n";
+
+/// The start of the line standing for the SLO tables of a later run in [`SPEC`] (a file whose SLOs sit in
+/// two places), followed by their names; [`SLOS_MARK`] stands for the first run and any SLO named nowhere.
+const SLOS_HERE: &str = "# slogen.dev/slos-here:";
+
+/// The line standing for the SLOs `names` in [`SPEC`].
+pub fn slos_here(names: &[&str]) -> String {
+    format!("{SLOS_HERE} {}\n", names.join(" "))
+}
+
+/// The SLO names of a [`slos_here`] line.
+pub fn slos_here_names(line: &str) -> Option<Vec<&str>> {
+    Some(line.strip_prefix(SLOS_HERE)?.split_whitespace().collect())
+}
 
 /// The spec's table of SLOs.
 pub const SLOS_TABLE: &str = "slos";

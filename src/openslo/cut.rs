@@ -112,45 +112,63 @@ fn items(text: &str) -> Option<Vec<Item>> {
 pub struct Cut {
     /// The remaining text.
     pub text: String,
-    /// Where the first removed run of tables was, in `text`: the place to put their replacement. `None` when
-    /// nothing was removed or the first removed item was a key-value before any header, where tables
-    /// cannot go.
-    pub at: Option<usize>,
+    /// Where each removed run of tables was, in `text`, in order: the places to put their replacements. A
+    /// run that starts with a key-value has none: tables cannot go there.
+    pub places: Vec<Place>,
+}
+
+/// Where a removed run of tables was.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Place {
+    /// Byte offset in the remaining text.
+    pub at: usize,
+    /// The paths of the run's table headers, in order.
+    pub headers: Vec<Vec<String>>,
 }
 
 /// Removes every header and key-value whose path `remove` accepts, with the comment lines directly above a
 /// removed header and everything between two removed items. `None` when the text is not valid TOML.
 pub fn cut(text: &str, remove: impl Fn(&[String]) -> bool) -> Option<Cut> {
     let items = items(text)?;
-    let mut ranges: Vec<(usize, usize, bool)> = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         if !remove(&item.path) {
             continue;
         }
         let start = line_start(text, item.start);
         let end = line_end(text, item.end);
-        match ranges.last_mut() {
+        match runs.last_mut() {
             // Everything between two removed items (comments, blank lines) goes with them.
-            Some(last) if i > 0 && remove(&items[i - 1].path) => last.1 = end,
-            _ => {
-                let start = if item.header {
-                    comments_above(text, start)
-                } else {
-                    start
-                };
-                ranges.push((start, end, item.header));
+            Some(last) if i > 0 && remove(&items[i - 1].path) => {
+                last.end = end;
+                if let (Some(headers), true) = (&mut last.headers, item.header) {
+                    headers.push(item.path.clone());
+                }
             }
+            _ if item.header => runs.push(Run {
+                start: comments_above(text, start),
+                end,
+                headers: Some(vec![item.path.clone()]),
+            }),
+            _ => runs.push(Run {
+                start,
+                end,
+                headers: None,
+            }),
         }
     }
     let mut out = String::with_capacity(text.len());
-    let mut at = None;
+    let mut places = Vec::new();
     let mut from = 0;
-    for (n, &(start, end, header)) in ranges.iter().enumerate() {
-        out.push_str(&text[from..start]);
-        if n == 0 && header {
-            at = Some(out.len());
+    for run in runs {
+        out.push_str(&text[from..run.start]);
+        if let Some(headers) = run.headers {
+            places.push(Place {
+                at: out.len(),
+                headers,
+            });
         }
-        from = end;
+        from = run.end;
         // Do not leave two blank lines where one run of tables was.
         if out.is_empty() || out.ends_with("\n\n") {
             while text[from..].starts_with('\n') {
@@ -159,7 +177,34 @@ pub fn cut(text: &str, remove: impl Fn(&[String]) -> bool) -> Option<Cut> {
         }
     }
     out.push_str(&text[from..]);
-    Some(Cut { text: out, at })
+    Some(Cut { text: out, places })
+}
+
+/// The text of the table `[<path>]` and its sub-tables as written, from the comment lines directly above its
+/// header to the end of its last line: what [`cut`] removes for it. `None` when the text is not valid TOML or
+/// the table is not written with its own header (a dotted key or an inline table under another header).
+pub fn table_text<'t>(text: &'t str, path: &[&str]) -> Option<&'t str> {
+    let items = items(text)?;
+    let inside = |item: &Item| item.path.len() >= path.len() && item.path[..path.len()] == *path;
+    let first = items.iter().position(inside)?;
+    if !items[first].header || items[first].path != path {
+        return None;
+    }
+    let last = first
+        + items[first..]
+            .iter()
+            .take_while(|&item| inside(item))
+            .count()
+        - 1;
+    let start = comments_above(text, line_start(text, items[first].start));
+    Some(&text[start..line_end(text, items[last].end)])
+}
+
+/// A run of removed items: its bytes, and its headers when it starts with one.
+struct Run {
+    start: usize,
+    end: usize,
+    headers: Option<Vec<Vec<String>>>,
 }
 
 fn line_start(text: &str, at: usize) -> usize {
@@ -226,8 +271,32 @@ expr = "up"
             "{}",
             cut.text
         );
-        assert_eq!(&cut.text[cut.at.unwrap()..][..9], "# Alerts.");
+        let paths = |paths: &[&str]| -> Vec<Vec<String>> {
+            paths
+                .iter()
+                .map(|p| p.split('.').map(String::from).collect())
+                .collect()
+        };
+        assert_eq!(cut.places.len(), 1);
+        assert_eq!(
+            cut.places[0].headers,
+            paths(&["slos.one", "slos.one.ratio", "slos.two"])
+        );
+        assert_eq!(&cut.text[cut.places[0].at..][..9], "# Alerts.");
         assert!(toml::from_str::<toml::Table>(&cut.text).is_ok());
+    }
+
+    #[test]
+    fn each_run_of_removed_tables_has_its_place() {
+        let text = "[slos.a]\nx = 1\n\n[alerts.A]\nexpr = \"up\"\n\n[slos.b]\nx = 2\n";
+        let cut = cut(text, |p| p.first().is_some_and(|k| k == "slos")).unwrap();
+        assert_eq!(cut.text, "[alerts.A]\nexpr = \"up\"\n\n");
+        let at: Vec<(usize, &str)> = cut
+            .places
+            .iter()
+            .map(|p| (p.at, p.headers[0][1].as_str()))
+            .collect();
+        assert_eq!(at, [(0, "a"), (cut.text.len(), "b")]);
     }
 
     #[test]
@@ -238,7 +307,24 @@ expr = "up"
             "{}",
             cut.text
         );
-        assert_eq!(cut.at, None);
+        assert!(cut.places.is_empty());
+    }
+
+    #[test]
+    fn a_table_text_is_its_header_sub_tables_and_comments_above() {
+        assert_eq!(
+            table_text(FILE, &["slos", "one"]),
+            Some("# About the first SLO.\n[slos.one]\ndescription = \"d\"\n[slos.one.ratio]\nerrors = { metric = \"x\", match = { s = [\"5xx\"] } }\n")
+        );
+        assert_eq!(
+            table_text(FILE, &["slos", "two"]),
+            Some("# Between.\n[slos.two]\ndescription = \"e\"\n")
+        );
+        assert_eq!(table_text(FILE, &["slos", "three"]), None);
+        assert_eq!(
+            table_text("[slos]\none = { description = \"d\" }\n", &["slos", "one"]),
+            None
+        );
     }
 
     #[test]

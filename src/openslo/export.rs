@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::annotations as key;
-use super::cut::cut;
+use super::cut::{cut, table_text};
 use super::model::*;
 use crate::conventions::{self, openslo_file, openslo_name};
 use crate::emit::Output;
@@ -45,7 +45,8 @@ pub fn export(files: &[SourceFile], model: &Model) -> Result<Vec<Output>> {
             let table = tables
                 .get(&slo.name)
                 .with_context(|| format!("SLO {} is not in {}", slo.name, file.path))?;
-            docs.push(to_yaml(&slo_object(service, slo, table)?)?);
+            let text = table_text(&file.text, &[key::SLOS_TABLE, &slo.name]);
+            docs.push(to_yaml(&slo_object(service, slo, table, text)?)?);
         }
         out.push(Output {
             path: openslo_file(&service.name),
@@ -128,8 +129,20 @@ fn service_object(
     })
     .with_context(|| format!("cannot read {}", file.path))?;
     let mut spec = without_slos.text;
-    if let Some(at) = without_slos.at {
-        spec.insert_str(at, key::SLOS_MARK);
+    // From the last place back, so that the earlier places' offsets stay true.
+    for (n, place) in without_slos.places.iter().enumerate().rev() {
+        let mark = if n == 0 {
+            key::SLOS_MARK.to_owned()
+        } else {
+            let mut names: Vec<&str> = place
+                .headers
+                .iter()
+                .filter_map(|h| h.get(1).map(String::as_str))
+                .collect();
+            names.dedup();
+            key::slos_here(&names)
+        };
+        spec.insert_str(place.at, &mark);
     }
     let a = &mut metadata.annotations;
     a.insert(key::FILE.into(), file_name(&file.path).into());
@@ -190,7 +203,13 @@ fn shorthand(d: Duration) -> (String, bool) {
     (text, d.seconds.is_multiple_of(60))
 }
 
-fn slo_object(service: &Service, slo: &Slo, table: &toml::Table) -> Result<Object<SloSpec>> {
+/// The `SLO` object of `slo`, whose table is `table`, written as `text` in the spec file.
+fn slo_object(
+    service: &Service,
+    slo: &Slo,
+    table: &toml::Table,
+    text: Option<&str>,
+) -> Result<Object<SloSpec>> {
     // SLO names are unique within a service; OpenSLO's are unique among all SLOs, so the service prefixes them
     // (as it does in the `sloth_id` label).
     let mut metadata = metadata(&slo.name, openslo_name(&[&service.name, &slo.name]));
@@ -204,6 +223,9 @@ fn slo_object(service: &Service, slo: &Slo, table: &toml::Table) -> Result<Objec
     }
     if let Some(rest) = rest {
         a.insert(key::SLO.into(), rest);
+    }
+    if let Some(text) = text {
+        a.insert(key::SLO_TEXT.into(), text.to_owned());
     }
     let (window, exact) = shorthand(slo.window.duration());
     if !exact {

@@ -1,12 +1,14 @@
 //! The spec text of a service: another tool's header, tier and service, or a slogen export's text; its
 //! alert windows; its SLO tables.
 
-use std::ops::Mul as _;
+use std::collections::BTreeSet;
+use std::ops::{Mul as _, Range};
 
 use super::super::annotations as key;
+use super::super::check::At;
 use super::super::render::{float, Writer};
 use super::super::resolve::Row;
-use super::plan::Plan;
+use super::plan::{Plan, SloPlan};
 use super::windows::old_rows;
 use crate::conventions;
 use crate::model::lower::BURN_RATE_WINDOWS;
@@ -15,36 +17,50 @@ use crate::model::{self, Exact};
 impl Plan<'_> {
     pub(super) fn render(&self) -> Writer {
         let mut w = Writer::default();
-        let slos = self.render_slos();
-        match &self.spec {
-            Some((text, at)) => {
-                let text = if self.rewrite_windows {
-                    self.rewritten_windows(text)
-                } else {
-                    text.clone()
-                };
-                let (before, after) = match text.find(key::SLOS_MARK) {
-                    Some(i) => (&text[..i], &text[i + key::SLOS_MARK.len()..]),
-                    None => (text.as_str(), ""),
-                };
-                let whole = !self.rewrite_windows;
-                w.raw_from(before, at, whole.then_some((text.as_str(), 0)));
-                if !before.is_empty()
-                    && !before.ends_with("\n\n")
-                    && !slos.text.is_empty()
-                    && after.is_empty()
-                {
-                    w.raw("\n");
+        let Some((text, at)) = &self.spec else {
+            self.render_service(&mut w);
+            append(&mut w, self.render_slos(|_| true));
+            return w;
+        };
+        let text = if self.rewrite_windows {
+            self.rewritten_windows(text)
+        } else {
+            text.clone()
+        };
+        let whole = !self.rewrite_windows;
+        let marks = slo_marks(&text);
+        let named: BTreeSet<&str> = marks
+            .iter()
+            .flat_map(|(_, names)| names.iter().flatten().copied())
+            .collect();
+        // At the first plain mark (or the end, without one), every SLO no later mark names: the file's own
+        // first run, and SLOs added in OpenSLO.
+        let mut unnamed_placed = false;
+        let mut from = 0;
+        for (line, names) in &marks {
+            let slos = match names {
+                Some(names) => self.render_slos(|name| names.contains(&name)),
+                None if !unnamed_placed => {
+                    unnamed_placed = true;
+                    self.render_slos(|name| !named.contains(name))
                 }
-                append(&mut w, slos);
-                let from = text.len() - after.len();
-                w.raw_from(after, at, whole.then_some((text.as_str(), from)));
-            }
-            None => {
-                self.render_service(&mut w);
-                append(&mut w, slos);
-            }
+                None => Writer::default(),
+            };
+            place(
+                &mut w,
+                (&text, at, whole),
+                from..line.start,
+                slos,
+                &text[line.end..],
+            );
+            from = line.end;
         }
+        let rest = if unnamed_placed {
+            Writer::default()
+        } else {
+            self.render_slos(|name| !named.contains(name))
+        };
+        place(&mut w, (&text, at, whole), from..text.len(), rest, "");
         w
     }
 
@@ -156,108 +172,192 @@ impl Plan<'_> {
         w.text
     }
 
-    /// The `[slos.*]` tables.
-    fn render_slos(&self) -> Writer {
+    /// The `[slos.*]` tables. An exported SLO comes back as the spec wrote it (its comments and key order
+    /// included) when its OpenSLO values still say what that text says; an edited one is rendered again.
+    fn render_slos(&self, wanted: impl Fn(&str) -> bool) -> Writer {
         let mut w = Writer::default();
-        for s in &self.slos {
-            let d = s.draft;
-            let o = d.slo;
-            let head = format!("slos.{}", d.name);
-            if self.spec.is_none() {
-                w.comment(&format!(
-                    "OpenSLO SLO `{}`{}.",
-                    o.meta.name,
-                    o.meta
-                        .display_name
-                        .as_ref()
-                        .map(|n| format!(" ({n})"))
-                        .unwrap_or_default()
-                ));
-            }
-            w.raw(&format!("[{head}]\n"));
-            let description = o
-                .meta
-                .annotation(key::DESCRIPTION)
-                .or(o.description.as_ref())
-                .map(|(d, _)| d.clone())
-                .or_else(|| o.meta.display_name.clone())
-                .unwrap_or_else(|| d.name.replace('_', " "));
-            w.string(
-                "description",
-                &description,
-                o.description.as_ref().map(|(_, at)| at),
-            );
-            let (tables, values): (Vec<_>, Vec<_>) = s.rest.iter().partition(|(_, v)| v.is_table());
-            let at = o.meta.annotation(key::SLO).map(|(_, at)| at);
-            for (k, v) in values {
-                w.value(k, &v.to_string(), at);
-            }
-            if s.objective {
-                w.value(
-                    "objective",
-                    &float(&o.objective.0.to_string()),
-                    Some(&o.objective.1),
-                );
-            }
-            if s.window {
-                let window = o
-                    .meta
-                    .annotation(key::WINDOW)
-                    .and_then(|(t, _)| model::Duration::parse(t))
-                    .filter(|d| d.seconds.div_ceil(60) * 60 == o.window.0)
-                    .map_or_else(
-                        || {
-                            model::Duration {
-                                seconds: o.window.0,
-                            }
-                            .promql()
-                        },
-                        |d| d.promql(),
-                    );
-                w.string("window", &window, Some(&o.window.1));
-            }
-            match &s.annotated_sli {
-                Some(sli) => {
-                    let at = o.meta.annotation(key::SLI).map(|(_, at)| at);
-                    for (kind, table) in sli {
-                        w.raw(&format!("[{head}.{kind}]\n"));
-                        if let toml::Value::Table(t) = table {
-                            w.table(t, at);
-                        }
-                    }
+        for s in self.slos.iter().filter(|s| wanted(&s.draft.name)) {
+            let rendered = render_slo(s, self.spec.is_none());
+            match s.draft.slo.meta.annotation(key::SLO_TEXT) {
+                Some((text, at)) if same_tables(text, &rendered.text) => {
+                    w.raw_from(text, at, Some((text, 0)));
+                    w.raw("\n");
                 }
-                None => {
-                    if let Some(d) = &s.draft.sli.description {
-                        w.comment(&format!("SLI: {d}"));
-                    }
-                    if let Some(q) = &s.queries {
-                        q.render(&mut w, &head);
-                    }
-                }
+                _ => append(&mut w, rendered),
             }
-            let alerting = tables.iter().find(|(k, _)| k.as_str() == "alerting");
-            if s.page.is_some() || s.ticket.is_some() || alerting.is_some() {
-                w.raw(&format!("[{head}.alerting]\n"));
-                if let Some(page) = s.page {
-                    w.value("page", &page.to_string(), None);
-                }
-                if let Some(ticket) = s.ticket {
-                    w.value("ticket", &ticket.to_string(), None);
-                }
-                if let Some((_, toml::Value::Table(t))) = alerting {
-                    w.table(t, at);
-                }
-            }
-            for (k, v) in tables.iter().filter(|(k, _)| k.as_str() != "alerting") {
-                w.raw(&format!("[{head}.{k}]\n"));
-                if let toml::Value::Table(t) = v {
-                    w.table(t, at);
-                }
-            }
-            w.raw("\n");
         }
         w
     }
+}
+
+/// The lines of a spec text that stand for SLO tables, with the SLOs they name (`None`: [`key::SLOS_MARK`]).
+fn slo_marks(text: &str) -> Vec<(Range<usize>, Option<Vec<&str>>)> {
+    let mut marks = Vec::new();
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let range = start..start + line.len();
+        start = range.end;
+        if line == key::SLOS_MARK {
+            marks.push((range, None));
+        } else if let Some(names) = key::slos_here_names(line) {
+            marks.push((range, Some(names)));
+        }
+    }
+    marks
+}
+
+/// Appends `segment` of the spec text (the annotation at `at`; `whole` when its offsets still map into the
+/// YAML), then `slos`, the tables that stood at its end, before `after`, the rest of the text.
+fn place(
+    w: &mut Writer,
+    (text, at, whole): (&str, &At, bool),
+    segment: Range<usize>,
+    mut slos: Writer,
+    after: &str,
+) {
+    let before = &text[segment.clone()];
+    w.raw_from(before, at, whole.then_some((text, segment.start)));
+    if slos.text.is_empty() {
+        return;
+    }
+    if !before.is_empty() && !before.ends_with("\n\n") && after.is_empty() {
+        w.raw("\n");
+    }
+    if after.is_empty() && slos.text.ends_with("\n\n") {
+        // The SLOs end the file: no blank line after the last one.
+        slos.text.pop();
+    }
+    append(w, slos);
+}
+
+/// Whether two TOML texts hold the same SLO values, whatever their comments, layout and key order, and
+/// however they write the windows (`4w` is `28d`).
+fn same_tables(a: &str, b: &str) -> bool {
+    match (a.parse::<toml::Table>(), b.parse::<toml::Table>()) {
+        (Ok(a), Ok(b)) => windows_in_seconds(a) == windows_in_seconds(b),
+        _ => false,
+    }
+}
+
+/// The text with every SLO's `window` as its number of seconds.
+fn windows_in_seconds(mut text: toml::Table) -> toml::Table {
+    let slos = text
+        .get_mut(key::SLOS_TABLE)
+        .and_then(toml::Value::as_table_mut);
+    for (_, slo) in slos.into_iter().flat_map(|slos| slos.iter_mut()) {
+        let window = slo.get_mut("window");
+        let seconds = window
+            .as_deref()
+            .and_then(toml::Value::as_str)
+            .and_then(model::Duration::parse)
+            .and_then(|d| i64::try_from(d.seconds).ok());
+        if let (Some(window), Some(seconds)) = (window, seconds) {
+            *window = toml::Value::Integer(seconds);
+        }
+    }
+    text
+}
+
+/// One `[slos.*]` table rendered from its OpenSLO values and annotations; `foreign` for another tool's SLO,
+/// which gets a comment naming it.
+fn render_slo(s: &SloPlan, foreign: bool) -> Writer {
+    let mut w = Writer::default();
+    let d = s.draft;
+    let o = d.slo;
+    let head = format!("slos.{}", d.name);
+    if foreign {
+        w.comment(&format!(
+            "OpenSLO SLO `{}`{}.",
+            o.meta.name,
+            o.meta
+                .display_name
+                .as_ref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        ));
+    }
+    w.raw(&format!("[{head}]\n"));
+    let description = o
+        .meta
+        .annotation(key::DESCRIPTION)
+        .or(o.description.as_ref())
+        .map(|(d, _)| d.clone())
+        .or_else(|| o.meta.display_name.clone())
+        .unwrap_or_else(|| d.name.replace('_', " "));
+    w.string(
+        "description",
+        &description,
+        o.description.as_ref().map(|(_, at)| at),
+    );
+    let (tables, values): (Vec<_>, Vec<_>) = s.rest.iter().partition(|(_, v)| v.is_table());
+    let at = o.meta.annotation(key::SLO).map(|(_, at)| at);
+    for (k, v) in values {
+        w.value(k, &v.to_string(), at);
+    }
+    if s.objective {
+        w.value(
+            "objective",
+            &float(&o.objective.0.to_string()),
+            Some(&o.objective.1),
+        );
+    }
+    if s.window {
+        let window = o
+            .meta
+            .annotation(key::WINDOW)
+            .and_then(|(t, _)| model::Duration::parse(t))
+            .filter(|d| d.seconds.div_ceil(60) * 60 == o.window.0)
+            .map_or_else(
+                || {
+                    model::Duration {
+                        seconds: o.window.0,
+                    }
+                    .promql()
+                },
+                |d| d.promql(),
+            );
+        w.string("window", &window, Some(&o.window.1));
+    }
+    match &s.annotated_sli {
+        Some(sli) => {
+            let at = o.meta.annotation(key::SLI).map(|(_, at)| at);
+            for (kind, table) in sli {
+                w.raw(&format!("[{head}.{kind}]\n"));
+                if let toml::Value::Table(t) = table {
+                    w.table(t, at);
+                }
+            }
+        }
+        None => {
+            if let Some(d) = &s.draft.sli.description {
+                w.comment(&format!("SLI: {d}"));
+            }
+            if let Some(q) = &s.queries {
+                q.render(&mut w, &head);
+            }
+        }
+    }
+    let alerting = tables.iter().find(|(k, _)| k.as_str() == "alerting");
+    if s.page.is_some() || s.ticket.is_some() || alerting.is_some() {
+        w.raw(&format!("[{head}.alerting]\n"));
+        if let Some(page) = s.page {
+            w.value("page", &page.to_string(), None);
+        }
+        if let Some(ticket) = s.ticket {
+            w.value("ticket", &ticket.to_string(), None);
+        }
+        if let Some((_, toml::Value::Table(t))) = alerting {
+            w.table(t, at);
+        }
+    }
+    for (k, v) in tables.iter().filter(|(k, _)| k.as_str() != "alerting") {
+        w.raw(&format!("[{head}.{k}]\n"));
+        if let toml::Value::Table(t) = v {
+            w.table(t, at);
+        }
+    }
+    w.raw("\n");
+    w
 }
 
 /// Appends another writer's text and origins.
